@@ -1,0 +1,56 @@
+# Miksilo — the two commands that matter on a fresh Debian 12 machine: `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/miksilo
+ADDR  ?= 127.0.0.1:8888
+FUZZTIME ?= 15s
+
+.PHONY: all build run deps test-deps test test-go test-fuzz test-compat fuzz bench docs vet clean
+
+all: build
+
+## deps: install missing system packages for building and running (silent when all are present)
+deps:
+	@scripts/install-deps.sh
+
+## build: compile the server to bin/miksilo
+build:
+	$(GO) build -o $(BIN) ./server/cmd/miksilo
+
+## run: install what is missing, build, start the server on loopback
+run: deps build
+	$(BIN) -addr $(ADDR)
+
+## test-deps: install what the tests need (system packages, npm modules)
+test-deps:
+	@scripts/install-deps.sh --test
+
+## test: every test: vet, Go tests (race), a short fuzz run, the kurento-client compatibility suite
+test: test-deps vet test-go test-fuzz test-compat
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+test-fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+test-compat: build
+	@scripts/test-compat.sh
+
+## fuzz: long fuzz run (FUZZTIME per target, default 5m)
+fuzz:
+	@scripts/fuzz.sh $(if $(filter command line,$(origin FUZZTIME)),$(FUZZTIME),5m)
+
+## bench: control-plane load benchmark; writes docs/benchmarks.md
+bench: build
+	@scripts/bench.sh
+
+## docs: regenerate the generated docs (docs/api.md, docs/configuration.md)
+docs:
+	MIKSILO_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestDocsUpToDate' ./...
+
+clean:
+	rm -rf bin
