@@ -1,0 +1,259 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// settings is the one table of configuration settings. Defaults, YAML keys,
+// environment variables, flags, validation, -help and docs/configuration.md
+// all come from it. Adding a setting is one entry here plus a field in Config
+// (whose yaml tags must spell the same key; TestSettingsMatchConfig checks).
+func settings() []setting {
+	return []setting{
+		{
+			key: "addr", env: "MIKSILO_ADDR", flag: "addr", typ: "host:port",
+			doc:  "listener for ws://HOST:PORT/kurento, /metrics and /healthz",
+			bind: stringField(func(c *Config) *string { return &c.Addr }, "0.0.0.0:8888", hostPort),
+		},
+		{
+			key: "log.level", env: "MIKSILO_LOG_LEVEL", flag: "log-level",
+			doc:  "least severe log level written",
+			bind: enumField(func(c *Config) *string { return &c.Log.Level }, "info", "debug", "info", "warn", "error"),
+		},
+		{
+			key: "log.format", env: "MIKSILO_LOG_FORMAT", flag: "log-format",
+			doc:  "log output: text (key=value lines) or json (one object per line)",
+			bind: enumField(func(c *Config) *string { return &c.Log.Format }, "text", "text", "json"),
+		},
+		{
+			key: "sessions.gc_period", env: "MIKSILO_GC_PERIOD", flag: "gc-period",
+			doc:  "a session whose socket is gone is dropped (its objects released) after this",
+			bind: durationField(func(c *Config) *time.Duration { return &c.Sessions.GCPeriod }, 240*time.Second, positive[time.Duration]),
+		},
+		{
+			key: "sessions.request_cache_ttl", env: "MIKSILO_REQUEST_CACHE_TTL", flag: "request-cache-ttl",
+			doc:  "duplicate-request cache lifetime; 0 disables",
+			bind: durationField(func(c *Config) *time.Duration { return &c.Sessions.RequestCacheTTL }, 20*time.Second, nonNegative[time.Duration]),
+		},
+		{
+			key: "limits.max_message_bytes", env: "MIKSILO_MAX_MESSAGE_BYTES", flag: "max-message-bytes",
+			doc:  "largest WebSocket message accepted",
+			bind: int64Field(func(c *Config) *int64 { return &c.Limits.MaxMessageBytes }, 1<<20, positive[int64]),
+		},
+		{
+			key: "limits.max_objects_per_session", env: "MIKSILO_MAX_OBJECTS_PER_SESSION", flag: "max-objects-per-session",
+			doc:  "objects one session may hold",
+			bind: intField(func(c *Config) *int { return &c.Limits.MaxObjectsPerSession }, 10000, positive[int]),
+		},
+		{
+			key: "limits.max_objects", env: "MIKSILO_MAX_OBJECTS", flag: "max-objects",
+			doc:  "objects in the whole server",
+			bind: intField(func(c *Config) *int { return &c.Limits.MaxObjects }, 100000, positive[int]),
+		},
+		{
+			key: "limits.event_queue", env: "MIKSILO_EVENT_QUEUE", flag: "event-queue",
+			doc:  "events queued per WebSocket before new ones are dropped",
+			bind: intField(func(c *Config) *int { return &c.Limits.EventQueue }, 4096, positive[int]),
+		},
+		{
+			key: "auth.token", env: "MIKSILO_AUTH_TOKEN", flag: "auth-token", secret: true,
+			doc:  "shared secret; when set, the WebSocket requires `?access_token=` or `Authorization: Bearer`",
+			bind: stringField(func(c *Config) *string { return &c.Auth.Token }, "", nil),
+		},
+		{
+			key: "metadata", env: "MIKSILO_METADATA", flag: "metadata",
+			doc:  "text returned by ServerManager.getMetadata",
+			bind: stringField(func(c *Config) *string { return &c.Metadata }, "", nil),
+		},
+		{
+			key: "shutdown.timeout", env: "MIKSILO_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout",
+			doc:  "graceful drain before forcing close",
+			bind: durationField(func(c *Config) *time.Duration { return &c.Shutdown.Timeout }, 10*time.Second, nonNegative[time.Duration]),
+		},
+	}
+}
+
+// The -config flag and MIKSILO_CONFIG name the YAML file; they are not
+// settings themselves (a file cannot name another file).
+const (
+	configFlag = "config"
+	configEnv  = "MIKSILO_CONFIG"
+)
+
+// setting describes one configuration value.
+type setting struct {
+	key    string // dotted YAML path, e.g. "log.level"
+	env    string // environment variable
+	flag   string // flag name without the dash
+	typ    string // placeholder in -help and the docs; empty means bind.typ
+	doc    string // one line; may contain `code`
+	secret bool   // redacted in logs
+	bind   binding
+}
+
+// typeName is the placeholder shown for the setting's value.
+func (s setting) typeName() string {
+	if s.typ != "" {
+		return s.typ
+	}
+	return s.bind.typ
+}
+
+// names is how errors refer to the setting, whatever source the value came from.
+func (s setting) names() string {
+	return fmt.Sprintf("%s (-%s, %s)", s.key, s.flag, s.env)
+}
+
+// binding ties a setting to its Config field. The helpers below build one per
+// field type so the table stays declarative.
+type binding struct {
+	typ        string
+	setDefault func(*Config)
+	value      func(*Config) flag.Value // parses and prints the field in flag/env syntax
+	copy       func(dst, src *Config)
+	check      func(*Config) error  // message without the setting's name
+	literal    func(*Config) string // the field as a YAML scalar
+	logValue   func(*Config) slog.Value
+}
+
+func bind[T any](typ string, ptr func(*Config) *T, def T,
+	parse func(string) (T, error), format, literal func(T) string, check func(T) error) binding {
+	return binding{
+		typ:        typ,
+		setDefault: func(c *Config) { *ptr(c) = def },
+		value: func(c *Config) flag.Value {
+			return fieldValue[T]{p: ptr(c), parse: parse, format: format}
+		},
+		copy: func(dst, src *Config) { *ptr(dst) = *ptr(src) },
+		check: func(c *Config) error {
+			if check == nil {
+				return nil
+			}
+			return check(*ptr(c))
+		},
+		literal:  func(c *Config) string { return literal(*ptr(c)) },
+		logValue: func(c *Config) slog.Value { return slog.AnyValue(*ptr(c)) },
+	}
+}
+
+func stringField(ptr func(*Config) *string, def string, check func(string) error) binding {
+	return bind("string", ptr, def, parseString, formatString, strconv.Quote, check)
+}
+
+func enumField(ptr func(*Config) *string, def string, allowed ...string) binding {
+	return bind(strings.Join(allowed, "|"), ptr, def, parseString, formatString, formatString, oneOf(allowed...))
+}
+
+func durationField(ptr func(*Config) *time.Duration, def time.Duration, check func(time.Duration) error) binding {
+	return bind("duration", ptr, def, parseDuration, formatDuration, formatDuration, check)
+}
+
+func intField(ptr func(*Config) *int, def int, check func(int) error) binding {
+	return bind("int", ptr, def, parseInt[int], formatInt[int], formatInt[int], check)
+}
+
+func int64Field(ptr func(*Config) *int64, def int64, check func(int64) error) binding {
+	return bind("int", ptr, def, parseInt[int64], formatInt[int64], formatInt[int64], check)
+}
+
+// fieldValue is the flag.Value of one Config field; environment variables
+// are parsed with it too, so both accept the same syntax.
+type fieldValue[T any] struct {
+	p      *T
+	parse  func(string) (T, error)
+	format func(T) string
+}
+
+func (v fieldValue[T]) Set(s string) error {
+	x, err := v.parse(s)
+	if err != nil {
+		return err
+	}
+	*v.p = x
+	return nil
+}
+
+func (v fieldValue[T]) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.format(*v.p)
+}
+
+func parseString(s string) (string, error) { return s, nil }
+func formatString(s string) string         { return s }
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (write e.g. 240s, 2m, 1h30m)", s)
+	}
+	return d, nil
+}
+
+// formatDuration writes whole seconds as "240s" (as the docs quote them) and
+// anything else in time.Duration's own syntax; both parse back.
+func formatDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
+}
+
+func parseInt[T int | int64](s string) (T, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) || int64(T(n)) != n {
+		return 0, fmt.Errorf("%q is out of range", s)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an integer", s)
+	}
+	return T(n), nil
+}
+
+func formatInt[T int | int64](n T) string { return strconv.FormatInt(int64(n), 10) }
+
+// Checks used by the table.
+
+func positive[T int | int64 | time.Duration](v T) error {
+	if v <= 0 {
+		return fmt.Errorf("must be greater than 0, got %v", v)
+	}
+	return nil
+}
+
+func nonNegative[T int | int64 | time.Duration](v T) error {
+	if v < 0 {
+		return fmt.Errorf("must not be negative, got %v", v)
+	}
+	return nil
+}
+
+func oneOf(allowed ...string) func(string) error {
+	return func(v string) error {
+		for _, a := range allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+func hostPort(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", v)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port must be a number from 0 to 65535", v)
+	}
+	return nil
+}
