@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -47,6 +48,18 @@ func (c *requestCache) expire(now time.Time) {
 	defer c.mu.Unlock()
 	for k, e := range c.m {
 		if now.After(e.expires) {
+			delete(c.m, k)
+		}
+	}
+}
+
+// dropSession forgets every response cached for a session.
+func (c *requestCache) dropSession(sid string) {
+	prefix := sid + "\x00"
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if strings.HasPrefix(k, prefix) {
 			delete(c.m, k)
 		}
 	}

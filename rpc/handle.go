@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -99,8 +100,8 @@ func (s *Server) handle(c *conn, req *jsonrpc2.Request) {
 		params["sessionId"] = sid
 	}
 	key := ""
-	if sid != "" && s.set.cacheTTL > 0 && method != protocol.MethodPing {
-		key = sid + "\x00" + req.ID.String()
+	if sid != "" && s.set.cacheTTL > 0 && method != protocol.MethodPing && method != protocol.MethodConnect {
+		key = cacheKey(sid, req)
 		if cached, ok := s.cache.get(key); ok {
 			s.metrics.cacheHits.Inc()
 			s.finish(c, req, "", cached, start)
@@ -430,6 +431,20 @@ func resolveNewrefs(v any, results []outcome) (any, error) {
 		return out, nil
 	}
 	return v, nil
+}
+
+// cacheKey identifies a retransmission: same session, id, method and
+// params. KMS keys on (session, id) only, which answers a different request
+// from a new client instance that reattached to the session and restarted
+// its ids with a stale response.
+func cacheKey(sid string, req *jsonrpc2.Request) string {
+	h := sha256.New()
+	h.Write([]byte(req.Method))
+	h.Write([]byte{0})
+	if req.Params != nil {
+		h.Write(*req.Params)
+	}
+	return sid + "\x00" + req.ID.String() + "\x00" + string(h.Sum(nil))
 }
 
 func codeLabel(code int) string { return strconv.Itoa(code) }

@@ -243,6 +243,7 @@ func (s *Server) collectSessions(now time.Time) {
 	s.mu.Unlock()
 	for _, sid := range expired {
 		s.metrics.sessionsCollected.Inc()
+		s.cache.dropSession(sid)
 		s.store.DropSession(sid)
 	}
 }

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/miksilo/miksilo/internal/config"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func startServer(t *testing.T, mutate func(*config.Config)) (*Server, string) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Shutdown.Timeout = 2 * time.Second
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(cfg, cfg.Logger(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	return srv, srv.Addr().String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestHTTPEndpoints(t *testing.T) {
+	_, addr := startServer(t, nil)
+	if code, body := get(t, "http://"+addr+"/healthz"); code != 200 || body != "ok\n" {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+	if code, _ := get(t, "http://"+addr+"/other"); code != http.StatusNotFound {
+		t.Fatalf("unknown path = %d", code)
+	}
+	if _, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/kurento2", nil); err == nil {
+		t.Fatal("websocket accepted on a path other than /kurento")
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/kurento", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"create","params":{"type":"MediaPipeline"}}`,
+		`{"jsonrpc":"2.0","id":2,"method":"bogus"}`,
+	} {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ws.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, metrics := get(t, "http://"+addr+"/metrics")
+	for _, want := range []string{
+		`miksilo_rpc_requests_total{code="0",method="create"} 1`,
+		`miksilo_rpc_requests_total{code="-32601",method="unknown"} 1`,
+		`miksilo_rpc_request_duration_seconds_bucket{method="create"`,
+		`miksilo_objects{type="MediaPipeline"} 1`,
+		`miksilo_objects{type="PassThrough"} 0`,
+		`miksilo_sessions 1`,
+		`miksilo_websocket_connections 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	ws.Close()
+}
+
+func TestConfigReachesTheServer(t *testing.T) {
+	_, addr := startServer(t, func(c *config.Config) { c.Auth.Token = "tok"; c.Metadata = "show-42" })
+	if _, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/kurento", nil); err == nil {
+		t.Fatal("token not enforced")
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/kurento?access_token=tok", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"invoke","params":{"object":"manager_ServerManager","operation":"getMetadata"}}`))
+	_, b, err := ws.ReadMessage()
+	if err != nil || !strings.Contains(string(b), `"value":"show-42"`) {
+		t.Fatalf("getMetadata = %s %v", b, err)
+	}
+}
+
+// Shutdown releases every pipeline and closes client sockets.
+func TestShutdownReleasesEverything(t *testing.T) {
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	srv, err := New(cfg, cfg.Logger(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr().String()+"/kurento", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"create","params":{"type":"MediaPipeline"}}`))
+	if _, _, err := ws.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("client saw %v, want close 1001", err)
+	}
+	ws.Close()
+	if n := srv.Store().Len(); n != 0 {
+		t.Fatalf("%d objects left after shutdown", n)
+	}
+}
+
+// docs/api.md is generated from the registry: `make docs` rewrites it.
+func TestDocsUpToDate(t *testing.T) {
+	path := filepath.Join("..", "docs", "api.md")
+	want := Registry().APIMarkdown()
+	if os.Getenv("MIKSILO_UPDATE_DOCS") == "1" {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != want {
+		t.Fatal("docs/api.md is stale: run make docs")
+	}
+}
