@@ -1,5 +1,7 @@
 # Miksilo — the two commands that matter on a fresh Debian 12 machine: `make run` and `make test`.
 SHELL := /bin/bash
+# The official Go toolchain lives here on Debian machines set up per the README.
+export PATH := $(PATH):/usr/local/go/bin
 GO    ?= go
 BIN   := bin/miksilo
 ADDR  ?= 127.0.0.1:8888

@@ -1,10 +1,5 @@
 package mediaelements
 
-import (
-	"sort"
-	"strings"
-)
-
 // coreClasses are the object model's own classes: the abstract bases and
 // the classes every server has (MediaPipeline, ServerManager, HubPort).
 // Element types are passed to NewRegistry by the server's type list.
@@ -266,15 +261,3 @@ func PassThroughClass() *Class {
 type PassThrough struct {
 	Element
 }
-
-func sortedIDs(objs []Object) []string {
-	out := make([]string, len(objs))
-	for i, o := range objs {
-		out[i] = o.Base().id
-	}
-	sort.Strings(out)
-	return out
-}
-
-// kurentoName strips the module prefix of a qualified type name.
-func kurentoName(s string) string { return strings.TrimPrefix(s, "kurento.") }

@@ -85,7 +85,7 @@ func (c *conn) enqueue(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reques
 	c.mu.Lock()
 	if c.draining {
 		c.mu.Unlock()
-		c.reply(req, outcome{err: &jsonrpc2.Error{Code: protocol.CodeServerError, Message: "Server is shutting down"}}, "")
+		c.reply(req, outcome{err: &jsonrpc2.Error{Code: protocol.CodeServerError, Message: "Server is shutting down"}})
 		return
 	}
 	c.inflight++
@@ -169,7 +169,7 @@ func (c *conn) enqueueEvent(params []byte) {
 	}
 }
 
-func (c *conn) reply(req *jsonrpc2.Request, out outcome, _ string) {
+func (c *conn) reply(req *jsonrpc2.Request, out outcome) {
 	resp := out.response(req.ID)
 	if err := c.jc.SendResponse(c.srv.ctx, resp); err != nil {
 		c.log.Debug("response not sent", "method", req.Method, "err", err)

@@ -130,7 +130,7 @@ func (s *Server) finish(c *conn, req *jsonrpc2.Request, cacheKey string, out out
 	if out.err != nil {
 		c.log.Debug("request failed", "method", req.Method, "id", req.ID.String(), "code", out.err.Code, "message", out.err.Message)
 	}
-	c.reply(req, out, "")
+	c.reply(req, out)
 	c.done()
 }
 
