@@ -75,6 +75,11 @@ var sessionCreating = []string{protocol.MethodCreate, protocol.MethodDescribe, p
 	protocol.MethodSubscribe, protocol.MethodUnsubscribe, protocol.MethodRelease, protocol.MethodTransaction,
 	protocol.MethodRef, protocol.MethodUnref, protocol.MethodCloseSession}
 
+// methods whose params are required (KMS requireParams).
+var paramsRequired = []string{protocol.MethodCreate, protocol.MethodDescribe, protocol.MethodInvoke,
+	protocol.MethodSubscribe, protocol.MethodUnsubscribe, protocol.MethodRelease, protocol.MethodTransaction,
+	protocol.MethodRef, protocol.MethodUnref, protocol.MethodKeepAlive, protocol.MethodCloseSession}
+
 // handle answers one request from the socket's queue.
 func (s *Server) handle(c *conn, req *jsonrpc2.Request) {
 	start := time.Now()
@@ -90,6 +95,10 @@ func (s *Server) handle(c *conn, req *jsonrpc2.Request) {
 		s.metrics.observe(method, protocol.CodeServerError, time.Since(start))
 		c.done()
 		return
+	}
+	if perr == nil && req.Params == nil && c.session() == "" && slices.Contains(paramsRequired, method) {
+		// With a session bound, KMS injects sessionId and so creates params.
+		perr = &protoError{code: protocol.CodeInvalidParams, msg: "'params' is required", dataType: "INVALID_PARAMS"}
 	}
 	if perr != nil {
 		s.finish(c, req, "", fail(perr), start)

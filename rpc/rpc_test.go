@@ -126,10 +126,10 @@ func TestMalformedFramesKeepTheSocket(t *testing.T) {
 	}{
 		{"not json", `{"jsonrpc":"2.0",`, -32700, nil},
 		{"garbage", `hello`, -32700, nil},
-		{"no jsonrpc", `{"method":"ping","id":4}`, -32600, 4.0},
-		{"wrong version", `{"jsonrpc":"1.0","method":"ping","id":5}`, -32600, 5.0},
+		{"no jsonrpc", `{"method":"ping","id":4}`, -32600, nil},
+		{"wrong version", `{"jsonrpc":"1.0","method":"ping","id":5}`, -32600, nil},
 		{"object id", `{"jsonrpc":"2.0","method":"ping","id":{"a":1}}`, -32600, nil},
-		{"method not a string", `{"jsonrpc":"2.0","method":7,"id":6}`, -32600, 6.0},
+		{"method not a string", `{"jsonrpc":"2.0","method":7,"id":6}`, -32600, nil},
 		{"batch", `[{"jsonrpc":"2.0","method":"ping","id":1}]`, -32600, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,6 +146,22 @@ func TestMalformedFramesKeepTheSocket(t *testing.T) {
 		})
 	}
 	c.ok("ping", nil) // the socket still works
+}
+
+// Before a session exists, a request that needs params and has none gets
+// -32602; with a session bound, KMS injects sessionId and the request fails
+// on its first missing field instead.
+func TestMissingParams(t *testing.T) {
+	ts := newTestServer(t, mediaelements.Limits{})
+	c := ts.dial(t, nil)
+	e := c.fails("invoke", nil)
+	if code(e) != -32602 || dataType(e) != "INVALID_PARAMS" || e["message"] != "'params' is required" {
+		t.Fatalf("no params, no session: %v", e)
+	}
+	c.create("MediaPipeline", nil)
+	if e := c.fails("invoke", nil); code(e) != -32000 || e["message"] != "'object' parameter is required" {
+		t.Fatalf("no params, session bound: %v", e)
+	}
 }
 
 func TestNotificationIsExecutedAndAnsweredWithNullID(t *testing.T) {

@@ -74,7 +74,8 @@ func (s *wsStream) ReadObject(v any) error {
 }
 
 // validateFrame checks a frame's JSON-RPC shape; code 0 means acceptable.
-// id is the raw id to echo in an error, or nil for null.
+// id is the raw id to echo in an error, or nil for null (always null today,
+// as KMS answers; kept so a future check can echo a known id).
 func validateFrame(data []byte) (code int, msg string, id json.RawMessage) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) > 0 && trimmed[0] == '[' {
@@ -91,21 +92,19 @@ func validateFrame(data []byte) (code int, msg string, id json.RawMessage) {
 		}
 		return protocol.CodeInvalidRequest, "Invalid JSON-RPC request.", nil
 	}
+	// Like KMS (checkProtocol), invalid requests are answered with id null.
 	if h.ID != nil {
-		switch t := bytes.TrimSpace(*h.ID); {
-		case len(t) > 0 && (t[0] == '[' || t[0] == '{'):
+		if t := bytes.TrimSpace(*h.ID); len(t) > 0 && (t[0] == '[' || t[0] == '{') {
 			return protocol.CodeInvalidRequest, "Invalid JSON-RPC request.", nil
-		default:
-			id = t
 		}
 	}
 	if h.JSONRPC == nil || *h.JSONRPC != "2.0" {
-		return protocol.CodeInvalidRequest, "Invalid JSON-RPC request.", id
+		return protocol.CodeInvalidRequest, "Invalid JSON-RPC request.", nil
 	}
 	if h.Method != nil {
 		var m string
 		if json.Unmarshal(*h.Method, &m) != nil {
-			return protocol.CodeInvalidRequest, "Invalid JSON-RPC request.", id
+			return protocol.CodeInvalidRequest, "Invalid JSON-RPC request.", nil
 		}
 	}
 	return 0, "", nil
