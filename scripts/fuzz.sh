@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every fuzz target in TARGETS for FUZZTIME each (go test -fuzz accepts 30s, 5m, 1000x, ...).
+#   scripts/fuzz.sh FUZZTIME
+# A target whose package or fuzz function does not exist yet is skipped with a warning.
+# Exits non-zero if any target fails (go prints the failing input saved under testdata/fuzz/).
+set -euo pipefail
+
+# "package FuzzFunction", one per line.
+TARGETS=(
+	"./rpc FuzzDecodeRequest"
+	"./mediaelements FuzzArgs"
+)
+
+if [[ $# -ne 1 || -z "$1" ]]; then
+	echo "usage: $0 FUZZTIME   (e.g. 15s, 5m, 10000x)" >&2
+	exit 2
+fi
+fuzztime="$1"
+GO="${GO:-go}"
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+failed=()
+ran=0
+for entry in "${TARGETS[@]}"; do
+	read -r pkg name <<<"$entry"
+	if ! compgen -G "$pkg/*.go" >/dev/null; then
+		echo "fuzz: warning: package $pkg does not exist yet; skipping $name" >&2
+		continue
+	fi
+	if ! list="$("$GO" test -list="^${name}\$" "$pkg" 2>&1)"; then
+		echo "fuzz: cannot list the tests of $pkg:" >&2
+		echo "$list" >&2
+		failed+=("$pkg $name (does not build)")
+		continue
+	fi
+	if ! grep -qx "$name" <<<"$list"; then
+		echo "fuzz: warning: $pkg has no $name yet; skipping" >&2
+		continue
+	fi
+	echo "fuzz: $pkg $name for $fuzztime"
+	ran=$((ran + 1))
+	if ! "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg"; then
+		failed+=("$pkg $name")
+	fi
+done
+
+if ((${#failed[@]})); then
+	echo "fuzz: FAILED: ${failed[*]}" >&2
+	exit 1
+fi
+echo "fuzz: $ran of ${#TARGETS[@]} targets run, no failures"
