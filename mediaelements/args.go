@@ -210,7 +210,8 @@ func toInt64(v any) (int64, bool) {
 }
 
 func floatToInt(f float64) (int64, bool) {
-	if f != math.Trunc(f) || math.IsInf(f, 0) || f > math.MaxInt64 || f < math.MinInt64 {
+	// 2^63 is exactly representable as a float64 but not as an int64.
+	if f != math.Trunc(f) || math.IsInf(f, 0) || f >= 0x1p63 || f < -0x1p63 {
 		return 0, false
 	}
 	return int64(f), true

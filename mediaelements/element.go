@@ -132,15 +132,15 @@ func Connect(src, sink MediaElement, types []MediaType, srcDesc, sinkDesc string
 	if p == nil || p != sink.Base().pipeline {
 		return NewError(CodeConnect, "Media elements do not share pipeline")
 	}
-	st := src.Base().store
-	if st.isReleased(src) {
-		return errNotFound(src.Base().id)
-	}
-	if st.isReleased(sink) {
-		return errNotFound(sink.Base().id)
-	}
 	var events []graphEvent
 	p.graphMu.Lock()
+	// Checked under the graph lock: a release marks the element released
+	// before detachAll takes this lock, so either we see it released or
+	// detachAll removes what we add.
+	if err := alive(src, sink); err != nil {
+		p.graphMu.Unlock()
+		return err
+	}
 	s, k := src.Elem(), sink.Elem()
 	for _, t := range types {
 		key := padKey{t, sinkDesc}

@@ -78,6 +78,9 @@ func errNotFound(id string) *Error {
 }
 
 func errMarshal(param, typ string) *Error {
+	if typ == "String" {
+		typ = "string" // KMS's wording: "'offer' parameter should be a string"
+	}
 	return NewError(CodeMarshall, "'%s' parameter should be a %s", param, typ)
 }
 

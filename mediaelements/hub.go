@@ -126,6 +126,16 @@ func ownPort(h Hub, name string, o Object) (*HubPort, error) {
 	return p, nil
 }
 
+// alive fails with 40101 for the first released object.
+func alive(objs ...Object) error {
+	for _, o := range objs {
+		if o.Base().store.isReleased(o) {
+			return errNotFound(o.Base().id)
+		}
+	}
+	return nil
+}
+
 // DispatcherClass is Kurento's Dispatcher.
 func DispatcherClass() *Class {
 	return &Class{
@@ -150,8 +160,13 @@ func DispatcherClass() *Class {
 						return nil, err
 					}
 					d.mu.Lock()
+					defer d.mu.Unlock()
+					// Checked under the hub's lock: PortRemoved takes it
+					// after the port is marked released.
+					if err := alive(src, sink); err != nil {
+						return nil, err
+					}
 					d.routes[sink] = src
-					d.mu.Unlock()
 					d.log.Debug("route", "source", src.id, "sink", sink.id)
 					return nil, nil
 				})},
@@ -205,8 +220,11 @@ func DispatcherOneToManyClass() *Class {
 						return nil, err
 					}
 					d.mu.Lock()
+					defer d.mu.Unlock()
+					if err := alive(src); err != nil {
+						return nil, err
+					}
 					d.source = src
-					d.mu.Unlock()
 					return nil, nil
 				})},
 			{Name: "removeSource", Doc: "Removes the source port; the other ports receive nothing until a new source is set.",

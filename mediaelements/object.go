@@ -58,7 +58,7 @@ type ObjectBase struct {
 	// Guarded by store.mu.
 	children map[string]Object
 	sessions map[string]struct{} // sessions holding a reference
-	owner    string              // session that created it (limits)
+	owner    *session            // session that created it (quota refund)
 	released bool
 
 	mu       sync.Mutex // guards the fields below

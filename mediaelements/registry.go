@@ -228,6 +228,9 @@ func NewRegistry(extra ...*Class) *Registry {
 			}
 		}
 		check(c.Name+" constructor", c.Constructor)
+		for _, p := range c.Properties {
+			check(c.Name+" property", []Param{{Name: p.Name, Type: p.Type}})
+		}
 		for _, m := range c.Methods {
 			check(c.Name+"."+m.Name, m.Params)
 		}

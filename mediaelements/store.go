@@ -228,7 +228,8 @@ func (s *Store) Create(c *Call, typeName string, ctorParams map[string]any) (Obj
 	} else if p, ok := args.Object("mediaPipeline").(*Pipeline); ok {
 		parent, pipeline = p, p
 	}
-	if err := s.reserve(c.Session); err != nil {
+	owner, err := s.reserve(c.Session)
+	if err != nil {
 		return nil, err
 	}
 	id := uuid.NewString() + "_" + cls.QualifiedName()
@@ -239,14 +240,14 @@ func (s *Store) Create(c *Call, typeName string, ctorParams map[string]any) (Obj
 		Log: s.log.With("object", id)}
 	o, err := cls.New(c, in, args)
 	if err != nil {
-		s.unreserve(c.Session)
+		s.unreserve(owner)
 		return nil, err
 	}
 	b := o.Base()
 	s.mu.Lock()
 	if parent != nil && parent.Base().released {
 		s.mu.Unlock()
-		s.unreserve(c.Session)
+		s.unreserve(owner)
 		if r, ok := o.(Releaser); ok {
 			r.OnRelease()
 		}
@@ -256,7 +257,7 @@ func (s *Store) Create(c *Call, typeName string, ctorParams map[string]any) (Obj
 	if parent != nil {
 		parent.Base().children[id] = o
 	}
-	b.owner = c.Session
+	b.owner = owner
 	s.refLocked(c.Session, o)
 	s.mu.Unlock()
 	b.log.Debug("created", "type", cls.Name, "session", c.Session)
@@ -264,28 +265,28 @@ func (s *Store) Create(c *Call, typeName string, ctorParams map[string]any) (Obj
 	return o, nil
 }
 
-func (s *Store) reserve(sessionID string) error {
+// reserve takes one object from the server's and the session's quota and
+// returns the session record charged.
+func (s *Store) reserve(sessionID string) (*session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.limits.MaxObjects > 0 && s.count >= s.limits.MaxObjects {
-		return NewError(CodeNotEnoughResources, "Too many objects in the server (limit %d)", s.limits.MaxObjects)
+		return nil, NewError(CodeNotEnoughResources, "Too many objects in the server (limit %d)", s.limits.MaxObjects)
 	}
 	ss := s.sessionLocked(sessionID)
 	if s.limits.MaxObjectsPerSession > 0 && ss.owned >= s.limits.MaxObjectsPerSession {
-		return NewError(CodeNotEnoughResources, "Too many objects in this session (limit %d)", s.limits.MaxObjectsPerSession)
+		return nil, NewError(CodeNotEnoughResources, "Too many objects in this session (limit %d)", s.limits.MaxObjectsPerSession)
 	}
 	s.count++
 	ss.owned++
-	return nil
+	return ss, nil
 }
 
-func (s *Store) unreserve(sessionID string) {
+func (s *Store) unreserve(ss *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.count--
-	if ss, ok := s.sessions[sessionID]; ok {
-		ss.owned--
-	}
+	ss.owned--
 }
 
 // Invocation is a resolved invoke, ready to run.
@@ -567,8 +568,8 @@ func (s *Store) releaseObject(o Object) {
 				delete(ss.refs, b.id)
 			}
 		}
-		if ss, ok := s.sessions[b.owner]; ok {
-			ss.owned--
+		if b.owner != nil {
+			b.owner.owned-- // the record, not the id: a recycled id is a new session
 		}
 		s.count--
 		if ol, ok := s.listeners[b.id]; ok {
