@@ -169,9 +169,12 @@ func (c *conn) enqueueEvent(params []byte) {
 	}
 }
 
-func (c *conn) reply(req *jsonrpc2.Request, out outcome) {
-	resp := out.response(req.ID)
-	if err := c.jc.SendResponse(c.srv.ctx, resp); err != nil {
+func (c *conn) reply(req *jsonrpc2.Request, out outcome) { c.writeResponse(req, out.encode(req.ID)) }
+
+// writeResponse writes an encoded response frame; it shares the stream's
+// write lock with jsonrpc2's own writes (events).
+func (c *conn) writeResponse(req *jsonrpc2.Request, frame []byte) {
+	if err := c.stream.writeRaw(frame); err != nil {
 		c.log.Debug("response not sent", "method", req.Method, "err", err)
 	}
 }

@@ -24,16 +24,28 @@ type outcome struct {
 	err    *jsonrpc2.Error
 }
 
-func (o outcome) response(id jsonrpc2.ID) *jsonrpc2.Response {
-	resp := &jsonrpc2.Response{ID: id}
+// encode serialises the response frame once; it is both written and cached.
+func (o outcome) encode(id jsonrpc2.ID) []byte {
+	frame := responseFrame{JSONRPC: "2.0", ID: id}
 	if o.err != nil {
-		resp.Error = o.err
-		return resp
+		frame.Error = o.err
+	} else {
+		frame.Result = o.result
 	}
-	if err := resp.SetResult(o.result); err != nil {
-		resp.Error = &jsonrpc2.Error{Code: protocol.CodeInternal, Message: "Unexpected error while processing method: " + err.Error()}
+	b, err := json.Marshal(frame)
+	if err != nil {
+		frame.Result = nil
+		frame.Error = &jsonrpc2.Error{Code: protocol.CodeInternal, Message: "Unexpected error while processing method: " + err.Error()}
+		b, _ = json.Marshal(frame)
 	}
-	return resp
+	return b
+}
+
+type responseFrame struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      jsonrpc2.ID     `json:"id"`
+	Result  map[string]any  `json:"result,omitempty"`
+	Error   *jsonrpc2.Error `json:"error,omitempty"`
 }
 
 func (o outcome) code() int {
@@ -101,7 +113,7 @@ func (s *Server) handle(c *conn, req *jsonrpc2.Request) {
 		perr = &protoError{code: protocol.CodeInvalidParams, msg: "'params' is required", dataType: "INVALID_PARAMS"}
 	}
 	if perr != nil {
-		s.finish(c, req, "", fail(perr), start)
+		s.finish(c, req, "", "", fail(perr), start)
 		return
 	}
 	sid := s.sessionID(c, method, params)
@@ -110,36 +122,39 @@ func (s *Server) handle(c *conn, req *jsonrpc2.Request) {
 	}
 	key := ""
 	if sid != "" && s.set.cacheTTL > 0 && method != protocol.MethodPing && method != protocol.MethodConnect {
-		key = cacheKey(sid, req)
-		if cached, ok := s.cache.get(key); ok {
+		key = cacheKey(req)
+		if cached, ok := s.cache.get(sid, key); ok {
 			s.metrics.cacheHits.Inc()
-			s.finish(c, req, "", cached, start)
+			s.metrics.observe(method, 0, time.Since(start))
+			c.writeResponse(req, cached)
+			c.done()
 			return
 		}
 	}
 	out, async := s.exec(s.ctx, c, method, params, true)
 	if async != nil {
-		c.goAsync(func() { s.finish(c, req, key, async(), start) })
+		c.goAsync(func() { s.finish(c, req, sid, key, async(), start) })
 		return
 	}
-	s.finish(c, req, key, out, start)
+	s.finish(c, req, sid, key, out, start)
 }
 
-// finish caches, binds the session, records metrics and replies.
-func (s *Server) finish(c *conn, req *jsonrpc2.Request, cacheKey string, out outcome, start time.Time) {
+// finish binds the session, caches, records metrics and replies.
+func (s *Server) finish(c *conn, req *jsonrpc2.Request, sid, cacheKey string, out outcome, start time.Time) {
 	if out.err == nil {
-		if sid, ok := out.result["sessionId"].(string); ok && sid != "" && req.Method != protocol.MethodPing {
-			s.bind(sid, c)
+		if rsid, ok := out.result["sessionId"].(string); ok && rsid != "" && req.Method != protocol.MethodPing {
+			s.bind(rsid, c)
 		}
 	}
+	resp := out.encode(req.ID)
 	if cacheKey != "" {
-		s.cache.put(cacheKey, out)
+		s.cache.put(sid, cacheKey, resp)
 	}
 	s.metrics.observe(req.Method, out.code(), time.Since(start))
 	if out.err != nil {
 		c.log.Debug("request failed", "method", req.Method, "id", req.ID.String(), "code", out.err.Code, "message", out.err.Message)
 	}
-	c.reply(req, out)
+	c.writeResponse(req, resp)
 	c.done()
 }
 
@@ -446,14 +461,14 @@ func resolveNewrefs(v any, results []outcome) (any, error) {
 // params. KMS keys on (session, id) only, which answers a different request
 // from a new client instance that reattached to the session and restarted
 // its ids with a stale response.
-func cacheKey(sid string, req *jsonrpc2.Request) string {
+func cacheKey(req *jsonrpc2.Request) string {
 	h := sha256.New()
 	h.Write([]byte(req.Method))
 	h.Write([]byte{0})
 	if req.Params != nil {
 		h.Write(*req.Params)
 	}
-	return sid + "\x00" + req.ID.String() + "\x00" + string(h.Sum(nil))
+	return req.ID.String() + "\x00" + string(h.Sum(nil))
 }
 
 func codeLabel(code int) string { return strconv.Itoa(code) }
