@@ -167,7 +167,7 @@ func DispatcherClass() *Class {
 						return nil, err
 					}
 					d.routes[sink] = src
-					d.log.Debug("route", "source", src.id, "sink", sink.id)
+					d.Logger().Debug("route", "source", src.id, "sink", sink.id)
 					return nil, nil
 				})},
 		},

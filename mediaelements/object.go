@@ -27,7 +27,6 @@ type ObjectInit struct {
 	Pipeline *Pipeline // nil for the pipeline itself (set to itself) and the ServerManager
 	Parent   Object
 	Store    *Store
-	Log      *slog.Logger
 }
 
 // Call carries the context of one request through the registry.
@@ -52,7 +51,8 @@ type ObjectBase struct {
 	pipeline *Pipeline
 	parent   Object
 	store    *Store
-	log      *slog.Logger
+	logOnce  sync.Once
+	log      *slog.Logger // built on first use: most objects never log
 	created  time.Time
 
 	// Guarded by store.mu.
@@ -70,7 +70,6 @@ type ObjectBase struct {
 // Init fills the base from the store's ObjectInit. Class.New calls it first.
 func (b *ObjectBase) Init(in ObjectInit) {
 	b.id, b.class, b.pipeline, b.parent, b.store = in.ID, in.Class, in.Pipeline, in.Parent, in.Store
-	b.log = in.Log
 	b.created = in.Store.now()
 	b.name = in.ID
 	b.children = map[string]Object{}
@@ -93,7 +92,10 @@ func (b *ObjectBase) Pipeline() *Pipeline { return b.pipeline }
 func (b *ObjectBase) Parent() Object { return b.parent }
 
 // Logger is the object's logger, carrying its id.
-func (b *ObjectBase) Logger() *slog.Logger { return b.log }
+func (b *ObjectBase) Logger() *slog.Logger {
+	b.logOnce.Do(func() { b.log = b.store.log.With("object", b.id) })
+	return b.log
+}
 
 // Name is the object's name (its id unless set).
 func (b *ObjectBase) Name() string {
@@ -111,7 +113,7 @@ func (b *ObjectBase) Emit(event string, fields map[string]any) {
 // EmitError raises the Error event with a Kurento error kind (e.g.
 // STREAM_ERROR_FAILED), a numeric code and a description.
 func (b *ObjectBase) EmitError(kind string, code int, description string) {
-	b.log.Warn("error event", "kind", kind, "code", code, "description", description)
+	b.Logger().Warn("error event", "kind", kind, "code", code, "description", description)
 	b.Emit("Error", map[string]any{"type": kind, "errorCode": code, "description": description})
 }
 

@@ -93,7 +93,7 @@ func NewStore(o Options) *Store {
 		panic("mediaelements: registry has no ServerManager")
 	}
 	s.manager = &ServerManager{}
-	s.manager.Init(ObjectInit{ID: ManagerID, Class: cls, Store: s, Log: s.log.With("object", ManagerID)})
+	s.manager.Init(ObjectInit{ID: ManagerID, Class: cls, Store: s})
 	s.objects[ManagerID] = s.manager
 	return s
 }
@@ -236,8 +236,7 @@ func (s *Store) Create(c *Call, typeName string, ctorParams map[string]any) (Obj
 	if parent != nil {
 		id = parent.Base().id + "/" + id
 	}
-	in := ObjectInit{ID: id, Class: cls, Pipeline: pipeline, Parent: parent, Store: s,
-		Log: s.log.With("object", id)}
+	in := ObjectInit{ID: id, Class: cls, Pipeline: pipeline, Parent: parent, Store: s}
 	o, err := cls.New(c, in, args)
 	if err != nil {
 		s.unreserve(owner)
@@ -260,7 +259,7 @@ func (s *Store) Create(c *Call, typeName string, ctorParams map[string]any) (Obj
 	b.owner = owner
 	s.refLocked(c.Session, o)
 	s.mu.Unlock()
-	b.log.Debug("created", "type", cls.Name, "session", c.Session)
+	s.log.Debug("created", "object", id, "type", cls.Name, "session", c.Session)
 	s.manager.Emit("ObjectCreated", map[string]any{"object": id})
 	return o, nil
 }
@@ -586,7 +585,7 @@ func (s *Store) releaseObject(o Object) {
 		if r, ok := x.(Releaser); ok {
 			r.OnRelease()
 		}
-		x.Base().log.Debug("released")
+		s.log.Debug("released", "object", x.Base().id)
 		s.manager.Emit("ObjectDestroyed", map[string]any{"objectId": x.Base().id})
 	}
 }
