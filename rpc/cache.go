@@ -22,6 +22,7 @@ type requestCache struct {
 
 type cacheEntry struct {
 	resp    []byte
+	code    int // the response's error code, 0 for a result (metrics)
 	expires time.Time
 }
 
@@ -34,17 +35,17 @@ func newRequestCache(ttl time.Duration) *requestCache {
 	return &requestCache{ttl: ttl, by: map[string]map[string]cacheEntry{}}
 }
 
-func (c *requestCache) get(session, key string) ([]byte, bool) {
+func (c *requestCache) get(session, key string) (cacheEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.by[session][key]
 	if !ok || time.Now().After(e.expires) {
-		return nil, false
+		return cacheEntry{}, false
 	}
-	return e.resp, true
+	return e, true
 }
 
-func (c *requestCache) put(session, key string, resp []byte) {
+func (c *requestCache) put(session, key string, resp []byte, code int) {
 	if c.ttl <= 0 {
 		return
 	}
@@ -59,7 +60,7 @@ func (c *requestCache) put(session, key string, resp []byte) {
 	if _, dup := m[key]; !dup {
 		c.count++
 	}
-	m[key] = cacheEntry{resp: resp, expires: exp}
+	m[key] = cacheEntry{resp: resp, code: code, expires: exp}
 	c.fifo = append(c.fifo, cacheRef{session: session, key: key, expires: exp})
 }
 

@@ -92,6 +92,10 @@ var paramsRequired = []string{protocol.MethodCreate, protocol.MethodDescribe, pr
 	protocol.MethodSubscribe, protocol.MethodUnsubscribe, protocol.MethodRelease, protocol.MethodTransaction,
 	protocol.MethodRef, protocol.MethodUnref, protocol.MethodKeepAlive, protocol.MethodCloseSession}
 
+// methods never answered from the duplicate-request cache: harmless to
+// repeat, and closeSession must not leave an entry of the closed session.
+var uncached = []string{protocol.MethodPing, protocol.MethodConnect, protocol.MethodCloseSession}
+
 // handle answers one request from the socket's queue.
 func (s *Server) handle(c *conn, req *jsonrpc2.Request) {
 	start := time.Now()
@@ -101,6 +105,9 @@ func (s *Server) handle(c *conn, req *jsonrpc2.Request) {
 		// KMS executes notifications and then answers, having no id to
 		// use, with an error carrying id null.
 		if perr == nil {
+			if sid := s.sessionID(c, method, params); sid != "" {
+				params["sessionId"] = sid
+			}
 			s.exec(c.srv.ctx, c, method, params, false)
 		}
 		_ = c.stream.writeRaw(errorFrame(nil, protocol.CodeServerError, "Ignoring response because of a notification request"))
@@ -121,12 +128,12 @@ func (s *Server) handle(c *conn, req *jsonrpc2.Request) {
 		params["sessionId"] = sid
 	}
 	key := ""
-	if sid != "" && s.set.cacheTTL > 0 && method != protocol.MethodPing && method != protocol.MethodConnect {
+	if sid != "" && s.set.cacheTTL > 0 && !slices.Contains(uncached, method) {
 		key = cacheKey(req)
 		if cached, ok := s.cache.get(sid, key); ok {
 			s.metrics.cacheHits.Inc()
-			s.metrics.observe(method, 0, time.Since(start))
-			c.writeResponse(req, cached)
+			s.metrics.observe(method, cached.code, time.Since(start))
+			c.writeResponse(req, cached.resp)
 			c.done()
 			return
 		}
@@ -142,13 +149,13 @@ func (s *Server) handle(c *conn, req *jsonrpc2.Request) {
 // finish binds the session, caches, records metrics and replies.
 func (s *Server) finish(c *conn, req *jsonrpc2.Request, sid, cacheKey string, out outcome, start time.Time) {
 	if out.err == nil {
-		if rsid, ok := out.result["sessionId"].(string); ok && rsid != "" && req.Method != protocol.MethodPing {
+		if rsid, ok := out.result["sessionId"].(string); ok && rsid != "" && req.Method != protocol.MethodPing && req.Method != protocol.MethodCloseSession {
 			s.bind(rsid, c)
 		}
 	}
 	resp := out.encode(req.ID)
 	if cacheKey != "" {
-		s.cache.put(sid, cacheKey, resp)
+		s.cache.put(sid, cacheKey, resp, out.code())
 	}
 	s.metrics.observe(req.Method, out.code(), time.Since(start))
 	if out.err != nil {
@@ -355,6 +362,8 @@ func (s *Server) exec(ctx context.Context, c *conn, method string, params map[st
 	case protocol.MethodCloseSession:
 		release, _ := params["release"].(bool)
 		s.store.CloseSession(sid, release)
+		s.cache.dropSession(sid)
+		s.unbind(sid)
 		return ok(nil), nil
 
 	case protocol.MethodTransaction:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/miksilo/miksilo/mediaelements"
@@ -131,6 +132,10 @@ func TestMalformedFramesKeepTheSocket(t *testing.T) {
 		{"object id", `{"jsonrpc":"2.0","method":"ping","id":{"a":1}}`, -32600, nil},
 		{"method not a string", `{"jsonrpc":"2.0","method":7,"id":6}`, -32600, nil},
 		{"batch", `[{"jsonrpc":"2.0","method":"ping","id":1}]`, -32600, nil},
+		{"fractional id", `{"jsonrpc":"2.0","method":"create","params":{"type":"MediaPipeline"},"id":1.5}`, -32600, nil},
+		{"negative id", `{"jsonrpc":"2.0","method":"create","params":{"type":"MediaPipeline"},"id":-1}`, -32600, nil},
+		{"boolean id", `{"jsonrpc":"2.0","method":"create","params":{"type":"MediaPipeline"},"id":true}`, -32600, nil},
+		{"id beyond uint64", `{"jsonrpc":"2.0","method":"create","params":{"type":"MediaPipeline"},"id":18446744073709551616}`, -32600, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c.writeRaw(tc.frame)
@@ -145,7 +150,13 @@ func TestMalformedFramesKeepTheSocket(t *testing.T) {
 			}
 		})
 	}
+	// A response-shaped frame (ignored by the server) must not revive any
+	// rejected request above.
+	c.writeRaw(`{"jsonrpc":"2.0","id":9,"result":{}}`)
 	c.ok("ping", nil) // the socket still works
+	if n := len(ts.store.Pipelines()); n != 0 {
+		t.Fatalf("%d pipelines created by rejected requests", n)
+	}
 }
 
 // Before a session exists, a request that needs params and has none gets
@@ -178,6 +189,55 @@ func TestNotificationIsExecutedAndAnsweredWithNullID(t *testing.T) {
 	}
 	if n := len(ts.store.Pipelines()); n != 1 {
 		t.Fatalf("pipelines = %d, want 1 (notifications are executed)", n)
+	}
+	// It ran in a real session (generated, as for a request), not in "".
+	if got := ts.store.Sessions(); len(got) != 1 || got[0] == "" {
+		t.Fatalf("sessions = %q", got)
+	}
+}
+
+func TestCloseSession(t *testing.T) {
+	ts := newTestServer(t, mediaelements.Limits{})
+	c := ts.dial(t, nil)
+	sid := c.ok("describe", map[string]any{"object": "manager_ServerManager"})["sessionId"]
+	p := c.create("MediaPipeline", nil)
+	if res := c.ok("closeSession", map[string]any{"release": true}); res["sessionId"] != sid {
+		t.Fatalf("closeSession = %v", res)
+	}
+	if _, ok := ts.store.Get(p); ok {
+		t.Fatal("closeSession{release:true} left the session's pipeline")
+	}
+	if ts.rpc.cache.len() != 0 {
+		t.Fatalf("%d cached responses of the closed session", ts.rpc.cache.len())
+	}
+	// The socket is no longer bound: the next request gets a new session.
+	if nsid := c.ok("describe", map[string]any{"object": "manager_ServerManager"})["sessionId"]; nsid == sid {
+		t.Fatal("closed session came back")
+	}
+}
+
+// A duplicate answered from the cache is counted with its own result code.
+func TestCacheHitsKeepTheirCode(t *testing.T) {
+	ts := newTestServer(t, mediaelements.Limits{})
+	c := ts.dial(t, nil)
+	sid := c.ok("describe", map[string]any{"object": "manager_ServerManager"})["sessionId"]
+	frame := map[string]any{"jsonrpc": "2.0", "id": 5, "method": "invoke",
+		"params": map[string]any{"object": "gone", "operation": "getName", "sessionId": sid}}
+	for range 2 {
+		ch := make(chan map[string]any, 1)
+		c.mu.Lock()
+		c.resp["5"] = ch
+		c.mu.Unlock()
+		c.write(frame)
+		if e := awaitResp(t, ch)["error"].(map[string]any); code(e) != 40101 {
+			t.Fatalf("error = %v", e)
+		}
+	}
+	if n := testutil.ToFloat64(ts.rpc.metrics.requests.WithLabelValues("invoke", "40101")); n != 2 {
+		t.Fatalf("invoke/40101 counted %v times, want 2", n)
+	}
+	if n := testutil.ToFloat64(ts.rpc.metrics.cacheHits); n != 1 {
+		t.Fatalf("cache hits = %v", n)
 	}
 }
 

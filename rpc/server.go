@@ -173,6 +173,19 @@ func (s *Server) bind(sessionID string, c *conn) {
 	c.setSession(sessionID)
 }
 
+// unbind ends a session's binding (closeSession): the socket has no session
+// afterwards and the session's events have nowhere to go.
+func (s *Server) unbind(sessionID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.bindings[sessionID]; ok {
+		if b.conn != nil && b.conn.session() == sessionID {
+			b.conn.setSession("")
+		}
+		delete(s.bindings, sessionID)
+	}
+}
+
 // dropConn forgets a closed socket; its session starts its GC countdown.
 func (s *Server) dropConn(c *conn) {
 	s.mu.Lock()

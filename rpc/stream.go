@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
+	"strconv"
 	"sync"
 	"time"
 
@@ -62,6 +64,9 @@ func (s *wsStream) ReadObject(v any) error {
 			if err := json.Unmarshal(data, v); err == nil {
 				return nil
 			}
+			// Never let a half-decoded frame survive into the next read.
+			rv := reflect.ValueOf(v).Elem()
+			rv.Set(reflect.Zero(rv.Type()))
 			code, msg = protocol.CodeInvalidRequest, "Invalid JSON-RPC request."
 		}
 		if s.onBadFrame != nil {
@@ -93,10 +98,10 @@ func validateFrame(data []byte) (code int, msg string, id json.RawMessage) {
 		return protocol.CodeInvalidRequest, "Invalid JSON-RPC request.", nil
 	}
 	// Like KMS (checkProtocol), invalid requests are answered with id null.
-	if h.ID != nil {
-		if t := bytes.TrimSpace(*h.ID); len(t) > 0 && (t[0] == '[' || t[0] == '{') {
-			return protocol.CodeInvalidRequest, "Invalid JSON-RPC request.", nil
-		}
+	// Ids must be strings or integers in 0..2^64-1 (what a jsonrpc2.ID
+	// holds); official clients count up from 0.
+	if h.ID != nil && !validID(bytes.TrimSpace(*h.ID)) {
+		return protocol.CodeInvalidRequest, "Invalid JSON-RPC request: id must be a string or a non-negative integer.", nil
 	}
 	if h.JSONRPC == nil || *h.JSONRPC != "2.0" {
 		return protocol.CodeInvalidRequest, "Invalid JSON-RPC request.", nil
@@ -108,6 +113,18 @@ func validateFrame(data []byte) (code int, msg string, id json.RawMessage) {
 		}
 	}
 	return 0, "", nil
+}
+
+func validID(t []byte) bool {
+	if len(t) == 0 || string(t) == "null" {
+		return true
+	}
+	if t[0] == '"' {
+		var s string
+		return json.Unmarshal(t, &s) == nil
+	}
+	_, err := strconv.ParseUint(string(t), 10, 64)
+	return err == nil
 }
 
 func errorFrame(id json.RawMessage, code int, msg string) []byte {

@@ -12,11 +12,15 @@ GO_MIN_MINOR=25
 # Debian packages needed to build and run the server.
 RUN_PKGS=(
 	ca-certificates
+	make
 )
 
 # Debian packages needed by the tests (nodejs/npm are added below only when node is missing).
-# iproute2 provides `ip` for the network-namespace tests; `unshare` comes from util-linux (essential).
+# gcc and libc6-dev: `go test -race` needs cgo. iproute2 provides `ip` for the network-namespace
+# tests; `unshare` comes from util-linux (essential).
 TEST_PKGS=(
+	gcc
+	libc6-dev
 	iproute2
 )
 
