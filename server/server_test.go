@@ -69,6 +69,9 @@ func TestHTTPEndpoints(t *testing.T) {
 	if code, _ := get(t, "http://"+addr+"/other"); code != http.StatusNotFound {
 		t.Fatalf("unknown path = %d", code)
 	}
+	if code, _ := get(t, "http://"+addr+"/debug/pprof/"); code != http.StatusNotFound {
+		t.Fatalf("profiler served without debug.pprof: %d", code)
+	}
 	if _, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/kurento2", nil); err == nil {
 		t.Fatal("websocket accepted on a path other than /kurento")
 	}
@@ -119,6 +122,13 @@ func TestConfigReachesTheServer(t *testing.T) {
 	_, b, err := ws.ReadMessage()
 	if err != nil || !strings.Contains(string(b), `"value":"show-42"`) {
 		t.Fatalf("getMetadata = %s %v", b, err)
+	}
+}
+
+func TestPprofOptIn(t *testing.T) {
+	_, addr := startServer(t, func(c *config.Config) { c.Debug.Pprof = true })
+	if code, body := get(t, "http://"+addr+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("/debug/pprof/ = %d", code)
 	}
 }
 

@@ -30,7 +30,13 @@ type Config struct {
 	Limits   LimitsConfig   `yaml:"limits"`
 	Auth     AuthConfig     `yaml:"auth"`
 	Metadata string         `yaml:"metadata"`
+	Debug    DebugConfig    `yaml:"debug"`
 	Shutdown ShutdownConfig `yaml:"shutdown"`
+}
+
+// DebugConfig holds diagnostics that are off by default.
+type DebugConfig struct {
+	Pprof bool `yaml:"pprof"`
 }
 
 // LogConfig selects the log level and format.

@@ -494,6 +494,8 @@ func TestSettingsMatchConfig(t *testing.T) {
 			sample = formatInt(i + 1)
 		case typ == "duration":
 			sample = formatDuration(time.Duration(i+1) * time.Second)
+		case typ == "bool": // every bool defaults to false
+			sample = "true"
 		default:
 			sample = fmt.Sprint("v", i)
 		}
@@ -527,5 +529,34 @@ func TestSettingsMatchConfig(t *testing.T) {
 	}
 	if err := viaTable.Validate(); err != nil {
 		t.Errorf("sample config invalid: %v", err)
+	}
+}
+
+func TestBoolSetting(t *testing.T) {
+	env := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    bool
+		wantErr bool
+	}{
+		{"default off", nil, nil, false, false},
+		{"bare flag", []string{"-debug-pprof"}, nil, true, false},
+		{"flag false beats env", []string{"-debug-pprof=false"}, map[string]string{"MIKSILO_DEBUG_PPROF": "true"}, false, false},
+		{"env", nil, map[string]string{"MIKSILO_DEBUG_PPROF": "true"}, true, false},
+		{"bad env", nil, map[string]string{"MIKSILO_DEBUG_PPROF": "yes please"}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.args, env(tc.env), io.Discard)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			if err == nil && c.Debug.Pprof != tc.want {
+				t.Fatalf("pprof = %v, want %v", c.Debug.Pprof, tc.want)
+			}
+		})
 	}
 }

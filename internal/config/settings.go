@@ -73,6 +73,11 @@ func settings() []setting {
 			bind: stringField(func(c *Config) *string { return &c.Metadata }, "", nil),
 		},
 		{
+			key: "debug.pprof", env: "MIKSILO_DEBUG_PPROF", flag: "debug-pprof",
+			doc:  "serve Go's profiler at /debug/pprof/ on the main listener (exposes internals: trusted networks only)",
+			bind: boolField(func(c *Config) *bool { return &c.Debug.Pprof }, false),
+		},
+		{
 			key: "shutdown.timeout", env: "MIKSILO_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout",
 			doc:  "graceful drain before forcing close",
 			bind: durationField(func(c *Config) *time.Duration { return &c.Shutdown.Timeout }, 10*time.Second, nonNegative[time.Duration]),
@@ -149,6 +154,26 @@ func stringField(ptr func(*Config) *string, def string, check func(string) error
 
 func enumField(ptr func(*Config) *string, def string, allowed ...string) binding {
 	return bind(strings.Join(allowed, "|"), ptr, def, parseString, formatString, formatString, oneOf(allowed...))
+}
+
+func boolField(ptr func(*Config) *bool, def bool) binding {
+	b := bind("bool", ptr, def, parseBool, strconv.FormatBool, strconv.FormatBool, nil)
+	value := b.value
+	b.value = func(c *Config) flag.Value { return boolValue{value(c)} }
+	return b
+}
+
+// boolValue lets a bool flag be given bare (-debug-pprof) as well as =true/=false.
+type boolValue struct{ flag.Value }
+
+func (boolValue) IsBoolFlag() bool { return true }
+
+func parseBool(s string) (bool, error) {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("%q is not a boolean (true or false)", s)
+	}
+	return b, nil
 }
 
 func durationField(ptr func(*Config) *time.Duration, def time.Duration, check func(time.Duration) error) binding {
