@@ -129,7 +129,7 @@ func (s *Server) handle(c *conn, req *jsonrpc2.Request) {
 	}
 	key := ""
 	if sid != "" && s.set.cacheTTL > 0 && !slices.Contains(uncached, method) {
-		key = cacheKey(req)
+		key = requestKey(req)
 		if cached, ok := s.cache.get(sid, key); ok {
 			s.metrics.cacheHits.Inc()
 			s.metrics.observe(method, cached.code, time.Since(start))
@@ -466,11 +466,11 @@ func resolveNewrefs(v any, results []outcome) (any, error) {
 	return v, nil
 }
 
-// cacheKey identifies a retransmission: same session, id, method and
+// requestKey identifies a retransmission: same session, id, method and
 // params. KMS keys on (session, id) only, which answers a different request
 // from a new client instance that reattached to the session and restarted
 // its ids with a stale response.
-func cacheKey(req *jsonrpc2.Request) string {
+func requestKey(req *jsonrpc2.Request) string {
 	h := sha256.New()
 	h.Write([]byte(req.Method))
 	h.Write([]byte{0})

@@ -200,19 +200,36 @@ func TestCloseSession(t *testing.T) {
 	ts := newTestServer(t, mediaelements.Limits{})
 	c := ts.dial(t, nil)
 	sid := c.ok("describe", map[string]any{"object": "manager_ServerManager"})["sessionId"]
-	p := c.create("MediaPipeline", nil)
+	frame := map[string]any{"jsonrpc": "2.0", "id": 50, "method": "create",
+		"params": map[string]any{"type": "MediaPipeline", "sessionId": sid}}
+	send := func() any {
+		ch := make(chan map[string]any, 1)
+		c.mu.Lock()
+		c.resp["50"] = ch
+		c.mu.Unlock()
+		c.write(frame)
+		return awaitResp(t, ch)["result"].(map[string]any)["value"]
+	}
+	p := send()
+	if again := send(); again != p {
+		t.Fatalf("retransmission not answered from the cache: %v then %v", p, again)
+	}
 	if res := c.ok("closeSession", map[string]any{"release": true}); res["sessionId"] != sid {
 		t.Fatalf("closeSession = %v", res)
 	}
-	if _, ok := ts.store.Get(p); ok {
+	if _, ok := ts.store.Get(p.(string)); ok {
 		t.Fatal("closeSession{release:true} left the session's pipeline")
 	}
-	if ts.rpc.cache.len() != 0 {
-		t.Fatalf("%d cached responses of the closed session", ts.rpc.cache.len())
+	// The closed session's cached responses are gone: the same frame runs again.
+	if again := send(); again == p {
+		t.Fatal("closed session's request answered from the cache")
 	}
-	// The socket is no longer bound: the next request gets a new session.
-	if nsid := c.ok("describe", map[string]any{"object": "manager_ServerManager"})["sessionId"]; nsid == sid {
-		t.Fatal("closed session came back")
+	// The socket is no longer bound: a request without sessionId gets a new session.
+	c2 := ts.dial(t, nil)
+	osid := c2.ok("describe", map[string]any{"object": "manager_ServerManager"})["sessionId"]
+	c2.ok("closeSession", map[string]any{})
+	if nsid := c2.ok("describe", map[string]any{"object": "manager_ServerManager"})["sessionId"]; nsid == osid {
+		t.Fatal("closed session came back on its socket")
 	}
 }
 
