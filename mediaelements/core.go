@@ -34,27 +34,14 @@ func mediaObjectClass() *Class {
 				Get: Get(func(o Object) any { return o.Base().store.childrenOf(o) })},
 			{Name: "name", Type: "String", Access: ReadWrite, Doc: "This MediaObject's name; its id unless set.",
 				Get: Get(func(o Object) any { return o.Base().Name() }),
-				Set: Set(func(o Object, v string) error {
-					b := o.Base()
-					b.mu.Lock()
-					b.name = v
-					b.mu.Unlock()
-					return nil
-				})},
+				Set: Set(func(o Object, v string) error { o.Base().locked(func(b *ObjectBase) { b.name = v }); return nil })},
 			{Name: "sendTagsInEvents", Type: "boolean", Access: ReadWrite, Doc: "Whether the object's tags are sent in the events it raises.",
 				Get: Get(func(o Object) any {
-					b := o.Base()
-					b.mu.Lock()
-					defer b.mu.Unlock()
-					return b.sendTags
+					var v bool
+					o.Base().locked(func(b *ObjectBase) { v = b.sendTags })
+					return v
 				}),
-				Set: Set(func(o Object, v bool) error {
-					b := o.Base()
-					b.mu.Lock()
-					b.sendTags = v
-					b.mu.Unlock()
-					return nil
-				})},
+				Set: Set(func(o Object, v bool) error { o.Base().locked(func(b *ObjectBase) { b.sendTags = v }); return nil })},
 			{Name: "creationTime", Type: "int", Access: Final, Doc: "Creation time in seconds since the Epoch.",
 				Get: Get(func(o Object) any { return o.Base().created.Unix() })},
 		},

@@ -97,6 +97,13 @@ func (b *ObjectBase) Logger() *slog.Logger {
 	return b.log
 }
 
+// locked runs fn with the object's own fields locked.
+func (b *ObjectBase) locked(fn func(b *ObjectBase)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fn(b)
+}
+
 // Name is the object's name (its id unless set).
 func (b *ObjectBase) Name() string {
 	b.mu.Lock()

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +20,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func startServer(t *testing.T, mutate func(*config.Config)) (*Server, string) {
+// startServer runs a server on 127.0.0.1:0; stop cancels it and returns
+// Run's result (the test's cleanup stops it too).
+func startServer(t *testing.T, mutate func(*config.Config)) (srv *Server, addr string, stop func() error) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -36,18 +40,25 @@ func startServer(t *testing.T, mutate func(*config.Config)) (*Server, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(5 * time.Second):
+				runErr = errors.New("server did not stop")
 			}
-		case <-time.After(5 * time.Second):
-			t.Error("server did not stop")
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("run: %v", err)
 		}
 	})
-	return srv, srv.Addr().String()
+	return srv, srv.Addr().String(), stop
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -62,7 +73,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestHTTPEndpoints(t *testing.T) {
-	_, addr := startServer(t, nil)
+	_, addr, _ := startServer(t, nil)
 	if code, body := get(t, "http://"+addr+"/healthz"); code != 200 || body != "ok\n" {
 		t.Fatalf("/healthz = %d %q", code, body)
 	}
@@ -109,7 +120,7 @@ func TestHTTPEndpoints(t *testing.T) {
 }
 
 func TestConfigReachesTheServer(t *testing.T) {
-	_, addr := startServer(t, func(c *config.Config) { c.Auth.Token = "tok"; c.Metadata = "show-42" })
+	_, addr, _ := startServer(t, func(c *config.Config) { c.Auth.Token = "tok"; c.Metadata = "show-42" })
 	if _, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/kurento", nil); err == nil {
 		t.Fatal("token not enforced")
 	}
@@ -126,7 +137,7 @@ func TestConfigReachesTheServer(t *testing.T) {
 }
 
 func TestPprofOptIn(t *testing.T) {
-	_, addr := startServer(t, func(c *config.Config) { c.Debug.Pprof = true })
+	_, addr, _ := startServer(t, func(c *config.Config) { c.Debug.Pprof = true })
 	if code, body := get(t, "http://"+addr+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
 		t.Fatalf("/debug/pprof/ = %d", code)
 	}
@@ -134,16 +145,8 @@ func TestPprofOptIn(t *testing.T) {
 
 // Shutdown releases every pipeline and closes client sockets.
 func TestShutdownReleasesEverything(t *testing.T) {
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	srv, err := New(cfg, cfg.Logger(io.Discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr().String()+"/kurento", nil)
+	srv, addr, stop := startServer(t, nil)
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/kurento", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,8 +154,7 @@ func TestShutdownReleasesEverything(t *testing.T) {
 	if _, _, err := ws.ReadMessage(); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
