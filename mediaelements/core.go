@@ -116,13 +116,9 @@ func mediaElementClass() *Class {
 	}
 	list := func(sources bool) func(*Call, Object, Args) (any, error) {
 		return Do(func(_ *Call, e MediaElement, a Args) (any, error) {
-			var t *MediaType
-			if a.Has("mediaType") {
-				mt, err := ParseMediaType(a.String("mediaType"))
-				if err != nil {
-					return nil, err
-				}
-				t = &mt
+			t, err := optMediaType(a)
+			if err != nil {
+				return nil, err
 			}
 			var desc *string
 			if a.Has("description") {
@@ -175,15 +171,14 @@ func mediaElementClass() *Class {
 				Params: []Param{{Name: "mediaType", Type: "MediaType"}, {Name: "binName", Type: "String", Optional: true, Default: "default"}},
 				Doc:    "Whether the element is transcoding media of a type.",
 				Call: Do(func(_ *Call, e MediaElement, a Args) (any, error) {
-					if _, err := ParseMediaType(a.String("mediaType")); err != nil {
+					mt, err := ParseMediaType(a.String("mediaType"))
+					if err != nil {
 						return nil, err
 					}
-					t, ok := e.(interface{ Transcoding(MediaType) bool })
-					if !ok {
-						return false, nil
+					if t, ok := e.(interface{ Transcoding(MediaType) bool }); ok {
+						return t.Transcoding(mt), nil
 					}
-					mt, _ := ParseMediaType(a.String("mediaType"))
-					return t.Transcoding(mt), nil
+					return false, nil
 				})},
 			{Name: "getGstreamerDot", Return: "String", Params: []Param{{Name: "details", Type: "GstreamerDotDetails", Optional: true}},
 				Doc: "A Graphviz description of the element and its connections.",
@@ -196,13 +191,9 @@ func mediaElementClass() *Class {
 					if s, ok := e.(interface {
 						Stats(c *Call, t *MediaType) (map[string]any, error)
 					}); ok {
-						var t *MediaType
-						if a.Has("mediaType") {
-							mt, err := ParseMediaType(a.String("mediaType"))
-							if err != nil {
-								return nil, err
-							}
-							t = &mt
+						t, err := optMediaType(a)
+						if err != nil {
+							return nil, err
 						}
 						return s.Stats(c, t)
 					}
@@ -217,16 +208,28 @@ func mediaElementClass() *Class {
 	}
 }
 
-// mediaTypesArg reads the optional mediaType param: absent means all types.
-func mediaTypesArg(a Args) ([]MediaType, error) {
+// optMediaType reads the optional mediaType param (nil when absent).
+func optMediaType(a Args) (*MediaType, error) {
 	if !a.Has("mediaType") {
-		return AllMediaTypes, nil
+		return nil, nil
 	}
 	t, err := ParseMediaType(a.String("mediaType"))
 	if err != nil {
 		return nil, err
 	}
-	return []MediaType{t}, nil
+	return &t, nil
+}
+
+// mediaTypesArg reads the optional mediaType param: absent means all types.
+func mediaTypesArg(a Args) ([]MediaType, error) {
+	t, err := optMediaType(a)
+	switch {
+	case err != nil:
+		return nil, err
+	case t == nil:
+		return AllMediaTypes, nil
+	}
+	return []MediaType{*t}, nil
 }
 
 // PassThroughClass is Kurento's PassThrough: an element that passes media
