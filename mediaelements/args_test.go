@@ -69,7 +69,7 @@ func ktArgsEnv(t *testing.T) (*ktEnv, map[string]string) {
 	ids := map[string]string{}
 	ids["PIPE"] = e.pipeline("S")
 	ids["PROBE"] = e.create("S", "ArgsProbe", map[string]any{"mediaPipeline": ids["PIPE"]})
-	ids["PT"] = e.element("S", ids["PIPE"])
+	ids["PT"] = e.create("S", "PassThrough", map[string]any{"mediaPipeline": ids["PIPE"]})
 	ids["HUB"] = e.hub("S", "Dispatcher", ids["PIPE"])
 	ids["PORT"] = e.port("S", ids["HUB"])
 	ids["MGR"] = ManagerID

@@ -81,9 +81,9 @@ func TestConcurrentStore(t *testing.T) {
 			}
 			own := create("MediaPipeline", nil)
 			for r := range rounds {
-				a := create("PassThrough", map[string]any{"mediaPipeline": shared})
-				b := create("PassThrough", map[string]any{"mediaPipeline": shared})
-				c := create("PassThrough", map[string]any{"mediaPipeline": own})
+				a := create("GraphNode", map[string]any{"mediaPipeline": shared})
+				b := create("GraphNode", map[string]any{"mediaPipeline": shared})
+				c := create("GraphNode", map[string]any{"mediaPipeline": own})
 				if a == "" || b == "" || c == "" {
 					return
 				}

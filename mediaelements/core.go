@@ -242,9 +242,21 @@ func PassThroughClass() *Class {
 		New: func(_ *Call, in ObjectInit, _ Args) (Object, error) {
 			p := &PassThrough{}
 			p.InitElement(in)
+			for _, t := range AllMediaTypes {
+				Forward(p.Input(t, "default"), p.Output(t, "default"))
+			}
 			return p, nil
 		},
 	}
+}
+
+// Forward makes an input feed an output unchanged: packets, the codec, and
+// keyframe requests going back upstream.
+func Forward(in *Input, out *Output) {
+	in.elem.markForwarding()
+	in.SetHandler(out.WriteRTP)
+	in.OnCodec(out.SetCodec)
+	out.OnKeyframeRequest(in.RequestKeyframe)
 }
 
 // PassThrough is an element with no processing of its own.

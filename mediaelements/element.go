@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // MediaElement is any object of class MediaElement or below.
@@ -42,6 +43,38 @@ type Element struct {
 	maxEncoderBitrate int
 	flowingIn         map[padKey]bool
 	flowingOut        map[padKey]bool
+	outputs           map[padKey]*Output
+	inputs            map[padKey]*Input
+	forwards          atomic.Bool // some input feeds an output of this element
+}
+
+func (e *Element) markForwarding() { e.forwards.Store(true) }
+
+// loopLocked reports whether media from src into sink would come back to
+// src through elements that forward their input to their output (a loop
+// that would never end). Called with the graph lock held.
+func loopLocked(src, sink *Element) bool {
+	if !src.forwards.Load() {
+		return false
+	}
+	seen := map[*Element]bool{}
+	var reach func(e *Element) bool
+	reach = func(e *Element) bool {
+		if e == src {
+			return true
+		}
+		if seen[e] || !e.forwards.Load() {
+			return false
+		}
+		seen[e] = true
+		for _, c := range e.sinks {
+			if reach(c.Sink.Elem()) {
+				return true
+			}
+		}
+		return false
+	}
+	return reach(sink)
 }
 
 // Default bitrates of Kurento's encoders (bps).
@@ -58,6 +91,28 @@ func (e *Element) InitElement(in ObjectInit) {
 	e.encoderBitrate = DefaultEncoderBitrate
 	e.flowingIn = map[padKey]bool{}
 	e.flowingOut = map[padKey]bool{}
+	e.outputs = map[padKey]*Output{}
+	e.inputs = map[padKey]*Input{}
+}
+
+// stopMedia stops the element's media timers (release).
+func (e *Element) stopMedia() {
+	e.emu.Lock()
+	outs := make([]*Output, 0, len(e.outputs))
+	for _, o := range e.outputs {
+		outs = append(outs, o)
+	}
+	ins := make([]*Input, 0, len(e.inputs))
+	for _, in := range e.inputs {
+		ins = append(ins, in)
+	}
+	e.emu.Unlock()
+	for _, o := range outs {
+		o.stop()
+	}
+	for _, in := range ins {
+		in.flow.stop()
+	}
 }
 
 // Elem returns the element base; it makes *Element a MediaElement.
@@ -106,6 +161,22 @@ func (e *Element) isFlowing(in bool, t MediaType, desc string) bool {
 	return e.flowingOut[padKey{t, desc}]
 }
 
+// mediaLink is an attach or detach of pads that follows a graph change.
+type mediaLink struct {
+	attach bool
+	c      Connection
+}
+
+func (m mediaLink) apply() {
+	out := m.c.Source.Elem().Output(m.c.Type, m.c.SourceDesc)
+	in := m.c.Sink.Elem().Input(m.c.Type, m.c.SinkDesc)
+	if m.attach {
+		out.attach(in)
+	} else {
+		out.detach(in)
+	}
+}
+
 type graphEvent struct {
 	source    *Element
 	connected bool
@@ -142,6 +213,10 @@ func Connect(src, sink MediaElement, types []MediaType, srcDesc, sinkDesc string
 		return err
 	}
 	s, k := src.Elem(), sink.Elem()
+	if loopLocked(s, k) {
+		p.graphMu.Unlock()
+		return NewError(CodeConnect, "Connecting %s to %s would make a media loop", s.id, k.id)
+	}
 	for _, t := range types {
 		key := padKey{t, sinkDesc}
 		if old, ok := k.sources[key]; ok {
@@ -151,11 +226,15 @@ func Connect(src, sink MediaElement, types []MediaType, srcDesc, sinkDesc string
 			old.Source.Elem().removeSinkLocked(old)
 			delete(k.sources, key)
 			events = append(events, graphEvent{old.Source.Elem(), false, *old})
+			mediaLink{false, *old}.apply()
 		}
 		c := &Connection{Source: src, Sink: sink, Type: t, SourceDesc: srcDesc, SinkDesc: sinkDesc}
 		k.sources[key] = c
 		s.sinks = append(s.sinks, c)
 		events = append(events, graphEvent{s, true, *c})
+		// Media follows the graph under the same lock, so concurrent
+		// connects to one sink pad cannot interleave.
+		mediaLink{true, *c}.apply()
 	}
 	p.graphMu.Unlock()
 	for _, ev := range events {
@@ -180,6 +259,7 @@ func Disconnect(src, sink MediaElement, types []MediaType, srcDesc, sinkDesc str
 			delete(k.sources, key)
 			s.removeSinkLocked(c)
 			events = append(events, graphEvent{s, false, *c})
+			mediaLink{false, *c}.apply()
 		}
 	}
 	p.graphMu.Unlock()
@@ -209,12 +289,14 @@ func (e *Element) detachAll() {
 	p.graphMu.Lock()
 	for _, c := range e.sinks {
 		delete(c.Sink.Elem().sources, padKey{c.Type, c.SinkDesc})
+		mediaLink{false, *c}.apply()
 	}
 	e.sinks = nil
 	for key, c := range e.sources {
 		src := c.Source.Elem()
 		src.removeSinkLocked(c)
 		delete(e.sources, key)
+		mediaLink{false, *c}.apply()
 		if src != e && !src.store.isReleased(src) {
 			events = append(events, graphEvent{src, false, *c})
 		}

@@ -17,7 +17,22 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // ktRegistry builds the registry the brief describes, plus extra classes.
 func ktRegistry(extra ...*Class) *Registry {
-	return NewRegistry(append([]*Class{PassThroughClass(), DispatcherClass(), DispatcherOneToManyClass()}, extra...)...)
+	return NewRegistry(append([]*Class{PassThroughClass(), DispatcherClass(), DispatcherOneToManyClass(), ktGraphNodeClass()}, extra...)...)
+}
+
+// ktGraphNodeClass is a test element that does not forward its input to its
+// output, so graph tests may connect it in loops (a PassThrough refuses).
+// Its module is not one getInfo lists.
+func ktGraphNodeClass() *Class {
+	return &Class{
+		Name: "GraphNode", Module: "test", Extends: "MediaElement",
+		Constructor: []Param{{Name: "mediaPipeline", Type: "MediaPipeline"}},
+		New: func(_ *Call, in ObjectInit, _ Args) (Object, error) {
+			n := &PassThrough{} // same shape, no Forward
+			n.InitElement(in)
+			return n, nil
+		},
+	}
 }
 
 // ktNow is the fixed clock of the test stores.
@@ -141,7 +156,7 @@ func (e *ktEnv) pipeline(session string) string {
 
 func (e *ktEnv) element(session, pipe string) string {
 	e.t.Helper()
-	return e.create(session, "PassThrough", map[string]any{"mediaPipeline": pipe})
+	return e.create(session, "GraphNode", map[string]any{"mediaPipeline": pipe})
 }
 
 func (e *ktEnv) hub(session, typ, pipe string) string {

@@ -74,6 +74,10 @@ type Class struct {
 	Properties []Property
 	Methods    []Method
 	Events     []string
+	// Types and EventTypes are complex types and events this class brings
+	// into the registry (an element package declares its own).
+	Types      []*ComplexType
+	EventTypes []*EventType
 
 	parent  *Class
 	methods map[string]*Method // own methods plus property accessors
@@ -184,6 +188,18 @@ func NewRegistry(extra ...*Class) *Registry {
 		}
 		r.classes[c.Name] = c
 		r.order = append(r.order, c)
+		for _, t := range c.Types {
+			if old, dup := r.complex[t.Name]; dup && old != t {
+				panic("mediaelements: complex type declared twice: " + t.Name)
+			}
+			r.complex[t.Name] = t
+		}
+		for _, e := range c.EventTypes {
+			if old, dup := r.events[e.Name]; dup && old != e {
+				panic("mediaelements: event declared twice: " + e.Name)
+			}
+			r.events[e.Name] = e
+		}
 	}
 	for _, c := range all {
 		if c.Extends != "" {

@@ -37,6 +37,9 @@ type Options struct {
 	Limits   Limits
 	Metadata string           // returned by ServerManager.getMetadata
 	Now      func() time.Time // for tests; time.Now by default
+	// FlowTimeout is how long a pad may go without packets before it
+	// reports NOT_FLOWING (default 2 s).
+	FlowTimeout time.Duration
 }
 
 // Store is the object store: every live object, the sessions that
@@ -46,6 +49,7 @@ type Store struct {
 	log      *slog.Logger
 	limits   Limits
 	metadata string
+	flowTO   time.Duration
 	now      func() time.Time
 	sink     atomic.Pointer[EventSink]
 	manager  *ServerManager
@@ -81,8 +85,11 @@ func NewStore(o Options) *Store {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.FlowTimeout <= 0 {
+		o.FlowTimeout = DefaultFlowTimeout
+	}
 	s := &Store{
-		reg: o.Registry, log: o.Logger, limits: o.Limits, metadata: o.Metadata, now: o.Now,
+		reg: o.Registry, log: o.Logger, limits: o.Limits, metadata: o.Metadata, now: o.Now, flowTO: o.FlowTimeout,
 		objects:   map[string]Object{},
 		sessions:  map[string]*session{},
 		subs:      map[string]*subscription{},
@@ -581,6 +588,7 @@ func (s *Store) releaseObject(o Object) {
 	for _, x := range order {
 		if e, ok := x.(MediaElement); ok {
 			e.Elem().detachAll()
+			e.Elem().stopMedia()
 		}
 		if r, ok := x.(Releaser); ok {
 			r.OnRelease()

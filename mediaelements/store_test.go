@@ -19,7 +19,7 @@ func TestStoreIDs(t *testing.T) {
 	e := newKtEnv(t)
 	p := e.pipeline("S")
 	p2 := e.create("S", "kurento.MediaPipeline", nil)
-	el := e.element("S", p)
+	el := e.create("S", "PassThrough", map[string]any{"mediaPipeline": p})
 	elQ := e.create("S", "kurento.PassThrough", map[string]any{"mediaPipeline": p})
 	d := e.hub("S", "Dispatcher", p)
 	d1 := e.hub("S", "kurento.DispatcherOneToMany", p)

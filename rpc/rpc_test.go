@@ -266,13 +266,14 @@ func TestEveryResultCarriesSessionID(t *testing.T) {
 	sid := c.ok("describe", map[string]any{"object": "manager_ServerManager"})["sessionId"]
 	p := c.create("MediaPipeline", nil)
 	a := c.create("PassThrough", map[string]any{"mediaPipeline": p})
+	b := c.create("PassThrough", map[string]any{"mediaPipeline": p})
 	sub := c.ok("subscribe", map[string]any{"object": a, "type": "ElementConnected"})["value"]
 	for _, tc := range []struct {
 		method string
 		params map[string]any
 	}{
 		{"describe", map[string]any{"object": a}},
-		{"invoke", map[string]any{"object": a, "operation": "connect", "operationParams": map[string]any{"sink": a}}},
+		{"invoke", map[string]any{"object": a, "operation": "connect", "operationParams": map[string]any{"sink": b}}},
 		{"invoke", map[string]any{"object": a, "operation": "getName"}},
 		{"subscribe", map[string]any{"object": a, "type": "ElementDisconnected"}},
 		{"unsubscribe", map[string]any{"object": a, "subscription": sub}},
@@ -481,13 +482,13 @@ func TestEventsFollowRebinding(t *testing.T) {
 	sid := c1.ok("describe", map[string]any{"object": "manager_ServerManager"})["sessionId"]
 	p := c1.create("MediaPipeline", nil)
 	a := c1.create("PassThrough", map[string]any{"mediaPipeline": p})
+	b := c1.create("PassThrough", map[string]any{"mediaPipeline": p})
 	c1.ok("subscribe", map[string]any{"object": a, "type": "ElementConnected"})
-	// A second socket using the same session takes the binding over.
 	// A second socket using the same session takes the binding over with
 	// its first successful response (KMS storeConnection).
 	c2 := ts.dial(t, nil)
 	c2.ok("invoke", map[string]any{"object": a, "operation": "getName", "sessionId": sid})
-	c2.ok("invoke", map[string]any{"object": a, "operation": "connect", "operationParams": map[string]any{"sink": a}})
+	c2.ok("invoke", map[string]any{"object": a, "operation": "connect", "operationParams": map[string]any{"sink": b}})
 	c2.event(t, "ElementConnected")
 	select {
 	case ev := <-c1.events:

@@ -1,0 +1,420 @@
+package mediaelements
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// The media plane: how RTP moves between elements, in Go.
+//
+// Every element has, per media type and pad description, an Output (its
+// source pad) and an Input (its sink pad). connect(sink) attaches the
+// sink's Input to the source's Output. A producer writes each packet once
+// to its Output, which hands it to every attached Input from a snapshot
+// of the attachment list: no lock, no payload copy and no goroutine per
+// sink per packet. Inputs rewrite only the header (a struct copy): they
+// keep one SSRC and continuous sequence numbers and timestamps whatever
+// source feeds them, so a receiver never notices a switch. Keyframe
+// requests travel the other way, merged and rate-limited at each Output.
+
+// Codec describes the RTP stream a pad carries.
+type Codec struct {
+	MimeType    string // e.g. "video/VP8", "audio/opus"
+	ClockRate   uint32
+	Channels    uint16
+	Fmtp        string // SDP fmtp line (parameters)
+	PayloadType uint8
+}
+
+// Same reports whether two codecs are the same format (payload types may differ).
+func (c Codec) Same(o Codec) bool {
+	if !strings.EqualFold(c.MimeType, o.MimeType) || c.ClockRate != o.ClockRate {
+		return false
+	}
+	if c.Channels != o.Channels && c.Channels != 0 && o.Channels != 0 {
+		return false
+	}
+	if strings.EqualFold(c.MimeType, "video/H264") {
+		return h264Compatible(c.Fmtp, o.Fmtp)
+	}
+	return true
+}
+
+// h264Compatible compares packetization-mode and the profile part of
+// profile-level-id (level may differ: a decoder handles lower levels).
+func h264Compatible(a, b string) bool {
+	pa, pb := fmtpParams(a), fmtpParams(b)
+	mode := func(p map[string]string) string {
+		if m, ok := p["packetization-mode"]; ok {
+			return m
+		}
+		return "0"
+	}
+	if mode(pa) != mode(pb) {
+		return false
+	}
+	profile := func(p map[string]string) string {
+		id := strings.ToLower(p["profile-level-id"])
+		if len(id) < 4 {
+			return "42e0" // default: constrained baseline
+		}
+		return id[:4]
+	}
+	return profile(pa) == profile(pb)
+}
+
+func fmtpParams(s string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		if k != "" {
+			out[strings.ToLower(k)] = v
+		}
+	}
+	return out
+}
+
+// KeyframeInterval is the least time between two keyframe requests an
+// Output passes upstream; requests inside it are merged into one that is
+// sent when the interval ends.
+const KeyframeInterval = 300 * time.Millisecond
+
+// Output is an element's source pad for one media type.
+type Output struct {
+	elem *Element
+	typ  MediaType
+	desc string
+
+	sinks atomic.Pointer[[]*Input] // copy-on-write
+	mu    sync.Mutex               // guards writes to sinks and the fields below
+	codec *Codec
+	// onKeyframe asks whatever produces this output for a keyframe.
+	onKeyframe func()
+	lastKF     time.Time
+	kfPending  bool
+	kfTimer    *time.Timer
+
+	packets atomic.Uint64
+	flow    flow
+}
+
+// Input is an element's sink pad for one media type.
+type Input struct {
+	elem *Element
+	typ  MediaType
+	desc string
+
+	mu       sync.Mutex // held while the handler runs (see deliver)
+	scratch  rtp.Packet // the rewritten header handed to the handler
+	source   *Output
+	handler  func(p *rtp.Packet)
+	accepts  []Codec // empty: anything
+	rw       rewriter
+	refused  bool // the current source's codec is not accepted
+	codecOut *Codec
+	onCodec  func(Codec)
+
+	packets atomic.Uint64
+	flow    flow
+}
+
+// Output returns the element's source pad (created on first use).
+func (e *Element) Output(t MediaType, desc string) *Output {
+	e.emu.Lock()
+	defer e.emu.Unlock()
+	k := padKey{t, desc}
+	o, ok := e.outputs[k]
+	if !ok {
+		o = &Output{elem: e, typ: t, desc: desc}
+		o.sinks.Store(&[]*Input{})
+		o.flow.onChange = func(f bool) { e.SetFlowingOut(t, desc, f) }
+		o.flow.timeout = e.store.flowTO
+		e.outputs[k] = o
+	}
+	return o
+}
+
+// Input returns the element's sink pad (created on first use).
+func (e *Element) Input(t MediaType, desc string) *Input {
+	e.emu.Lock()
+	defer e.emu.Unlock()
+	k := padKey{t, desc}
+	in, ok := e.inputs[k]
+	if !ok {
+		in = &Input{elem: e, typ: t, desc: desc}
+		in.rw.ssrc = randomSSRC()
+		in.flow.onChange = func(f bool) { e.SetFlowingIn(t, desc, f) }
+		in.flow.timeout = e.store.flowTO
+		e.inputs[k] = in
+	}
+	return in
+}
+
+// SetCodec declares what the output carries; attached inputs that cannot
+// take it are refused (Error event on the sink element).
+func (o *Output) SetCodec(c Codec) {
+	o.mu.Lock()
+	o.codec = &c
+	o.mu.Unlock()
+	for _, in := range *o.sinks.Load() {
+		in.checkCodec(o)
+	}
+}
+
+// Codec returns the declared codec, if any.
+func (o *Output) Codec() (Codec, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.codec == nil {
+		return Codec{}, false
+	}
+	return *o.codec, true
+}
+
+// OnKeyframeRequest sets how this output obtains a keyframe from its producer.
+func (o *Output) OnKeyframeRequest(fn func()) {
+	o.mu.Lock()
+	o.onKeyframe = fn
+	o.mu.Unlock()
+}
+
+// Sinks is the number of attached inputs.
+func (o *Output) Sinks() int { return len(*o.sinks.Load()) }
+
+// WriteRTP hands a packet to every attached input. The packet and its
+// payload must not be modified afterwards.
+func (o *Output) WriteRTP(p *rtp.Packet) {
+	o.packets.Add(1)
+	o.flow.packet()
+	for _, in := range *o.sinks.Load() {
+		in.deliver(o, p)
+	}
+}
+
+// RequestKeyframe asks the producer for a keyframe, at most once per
+// KeyframeInterval; requests in between are merged into one sent when the
+// interval ends.
+func (o *Output) RequestKeyframe() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.onKeyframe == nil || o.kfPending {
+		return
+	}
+	if wait := KeyframeInterval - time.Since(o.lastKF); wait > 0 {
+		o.kfPending = true
+		o.kfTimer = time.AfterFunc(wait, func() {
+			o.mu.Lock()
+			o.kfPending = false
+			o.lastKF = time.Now()
+			fn := o.onKeyframe
+			o.mu.Unlock()
+			if fn != nil {
+				fn()
+			}
+		})
+		return
+	}
+	o.lastKF = time.Now()
+	go o.onKeyframe() // never call out under the lock or on the requester's goroutine
+}
+
+func (o *Output) attach(in *Input) {
+	o.mu.Lock()
+	old := *o.sinks.Load()
+	next := make([]*Input, 0, len(old)+1)
+	next = append(next, old...)
+	next = append(next, in)
+	o.sinks.Store(&next)
+	o.mu.Unlock()
+	in.setSource(o)
+	if o.typ == Video {
+		o.RequestKeyframe() // a new viewer needs a keyframe to start decoding
+	}
+}
+
+func (o *Output) detach(in *Input) {
+	o.mu.Lock()
+	old := *o.sinks.Load()
+	next := make([]*Input, 0, len(old))
+	for _, x := range old {
+		if x != in {
+			next = append(next, x)
+		}
+	}
+	o.sinks.Store(&next)
+	o.mu.Unlock()
+	in.clearSource(o)
+}
+
+func (o *Output) stop() {
+	o.mu.Lock()
+	if o.kfTimer != nil {
+		o.kfTimer.Stop()
+	}
+	o.onKeyframe = nil
+	o.mu.Unlock()
+	o.flow.stop()
+}
+
+// SetHandler sets the consumer of the packets arriving at this input (the
+// element's own processing). Packets arrive already rewritten; the handler
+// must not keep the packet (or modify its payload) after it returns, and
+// must not block: it runs on the producer's goroutine.
+func (in *Input) SetHandler(fn func(p *rtp.Packet)) {
+	in.mu.Lock()
+	in.handler = fn
+	in.mu.Unlock()
+}
+
+// Accept restricts the codecs this input takes (e.g. what a WebRTC peer
+// negotiated). Inputs accept anything by default.
+func (in *Input) Accept(codecs ...Codec) {
+	in.mu.Lock()
+	in.accepts = codecs
+	src := in.source
+	in.mu.Unlock()
+	if src != nil {
+		in.checkCodec(src)
+	}
+}
+
+// OnCodec is called whenever the codec of what arrives becomes known or
+// changes (e.g. a PassThrough declares it on its own output).
+func (in *Input) OnCodec(fn func(Codec)) {
+	in.mu.Lock()
+	in.onCodec = fn
+	c := in.codecOut
+	in.mu.Unlock()
+	if c != nil && fn != nil {
+		fn(*c)
+	}
+}
+
+// SSRC is the SSRC this input writes, whatever feeds it.
+func (in *Input) SSRC() uint32 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.rw.ssrc
+}
+
+// SetSSRC fixes the SSRC this input writes (e.g. the one an SDP announced).
+func (in *Input) SetSSRC(ssrc uint32) {
+	in.mu.Lock()
+	in.rw.ssrc = ssrc
+	in.mu.Unlock()
+}
+
+// Codec is the codec of what arrives (the source's, with this input's
+// payload type when it declared one), if known.
+func (in *Input) Codec() (Codec, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.codecOut == nil {
+		return Codec{}, false
+	}
+	return *in.codecOut, true
+}
+
+// RequestKeyframe asks whatever feeds this input for a keyframe.
+func (in *Input) RequestKeyframe() {
+	in.mu.Lock()
+	src := in.source
+	in.mu.Unlock()
+	if src != nil {
+		src.RequestKeyframe()
+	}
+}
+
+func (in *Input) setSource(o *Output) {
+	in.mu.Lock()
+	in.source = o
+	in.rw.switched = true
+	in.mu.Unlock()
+	in.checkCodec(o)
+}
+
+func (in *Input) clearSource(o *Output) {
+	in.mu.Lock()
+	if in.source == o {
+		in.source = nil
+		in.refused = false
+	}
+	in.mu.Unlock()
+}
+
+// checkCodec refuses a source whose codec this input cannot take.
+func (in *Input) checkCodec(o *Output) {
+	c, known := o.Codec()
+	in.mu.Lock()
+	if in.source != o || !known {
+		in.mu.Unlock()
+		return
+	}
+	var match *Codec
+	if len(in.accepts) == 0 {
+		match = &c
+	} else {
+		for _, a := range in.accepts {
+			if a.Same(c) {
+				m := c
+				m.PayloadType = a.PayloadType
+				match = &m
+				break
+			}
+		}
+	}
+	wasRefused := in.refused
+	in.refused = match == nil
+	changed := match != nil && (in.codecOut == nil || *in.codecOut != *match)
+	in.codecOut = match
+	onCodec := in.onCodec
+	in.mu.Unlock()
+	if changed && onCodec != nil {
+		onCodec(*match)
+	}
+	if match == nil && !wasRefused {
+		in.elem.EmitError("MEDIA_OBJECT_ILLEGAL_PARAM_ERROR", CodeIllegalParam,
+			"cannot receive "+c.MimeType+" from "+o.elem.id+": no transcoder yet; sink accepts "+codecNames(in.accepts))
+		in.elem.Emit("MediaTranscodingStateChanged", map[string]any{
+			"state": "NOT_TRANSCODING", "binName": in.desc, "mediaType": in.typ.String()})
+	}
+}
+
+func codecNames(cs []Codec) string {
+	var names []string
+	for _, c := range cs {
+		names = append(names, c.MimeType)
+	}
+	return strings.Join(names, ", ")
+}
+
+// deliver rewrites the header for this input and hands it to the handler.
+// The rewritten header lives in the input's scratch packet, so fan-out
+// allocates nothing per sink; the input's lock is held while the handler
+// runs, which is safe because connect refuses forwarding loops.
+func (in *Input) deliver(from *Output, p *rtp.Packet) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.source != from || in.refused || in.handler == nil {
+		return
+	}
+	in.scratch = *p // header copy; the payload is shared and read-only
+	in.rw.rewrite(&in.scratch.Header, from.codecClock())
+	if in.codecOut != nil {
+		in.scratch.PayloadType = in.codecOut.PayloadType
+	}
+	in.packets.Add(1)
+	in.flow.packet()
+	in.handler(&in.scratch)
+}
+
+func (o *Output) codecClock() uint32 {
+	if c, ok := o.Codec(); ok {
+		return c.ClockRate
+	}
+	return 90000
+}

@@ -1,0 +1,357 @@
+package mediaelements
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// mediaEnv builds elements straight from the store for media-plane tests.
+type mediaEnv struct {
+	*ktEnv
+	pipe string
+}
+
+func newMediaEnv(t *testing.T) *mediaEnv {
+	e := newKtEnv(t, func(o *Options) { o.FlowTimeout = 50 * time.Millisecond; o.Now = time.Now })
+	return &mediaEnv{ktEnv: e, pipe: e.pipeline("S")}
+}
+
+func (m *mediaEnv) passThrough() *PassThrough {
+	id := m.create("S", "PassThrough", map[string]any{"mediaPipeline": m.pipe})
+	o, _ := m.store.Get(id)
+	return o.(*PassThrough)
+}
+
+func (m *mediaEnv) node() *PassThrough { // does not forward
+	id := m.element("S", m.pipe)
+	o, _ := m.store.Get(id)
+	return o.(*PassThrough)
+}
+
+func (m *mediaEnv) connect(src, sink MediaElement, t MediaType) {
+	m.t.Helper()
+	if err := Connect(src, sink, []MediaType{t}, "default", "default"); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// recorder collects what reaches an input.
+type recorder struct {
+	mu   sync.Mutex
+	pkts []rtp.Packet
+	got  chan struct{}
+}
+
+func record(in *Input) *recorder {
+	r := &recorder{got: make(chan struct{}, 1000)}
+	in.SetHandler(func(p *rtp.Packet) {
+		r.mu.Lock()
+		r.pkts = append(r.pkts, *p) // copy: the input reuses its packet
+		r.mu.Unlock()
+		r.got <- struct{}{}
+	})
+	return r
+}
+
+func (r *recorder) packets() []rtp.Packet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.pkts)
+}
+
+func pkt(ssrc uint32, seq uint16, ts uint32, payload []byte) *rtp.Packet {
+	return &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: ssrc, SequenceNumber: seq, Timestamp: ts}, Payload: payload}
+}
+
+func TestFanOutSharesPayloadAndRewritesHeaders(t *testing.T) {
+	m := newMediaEnv(t)
+	src, a, b := m.node(), m.node(), m.node()
+	m.connect(src, a, Video)
+	m.connect(src, b, Video)
+	ra, rb := record(a.Input(Video, "default")), record(b.Input(Video, "default"))
+	payload := []byte{1, 2, 3}
+	out := src.Output(Video, "default")
+	if out.Sinks() != 2 {
+		t.Fatalf("sinks = %d", out.Sinks())
+	}
+	p := pkt(1111, 10, 9000, payload)
+	out.WriteRTP(p)
+	if p.SSRC != 1111 || p.SequenceNumber != 10 {
+		t.Fatal("the source packet was modified")
+	}
+	ga, gb := ra.packets(), rb.packets()
+	if len(ga) != 1 || len(gb) != 1 {
+		t.Fatalf("delivered %d and %d", len(ga), len(gb))
+	}
+	if &ga[0].Payload[0] != &payload[0] || &gb[0].Payload[0] != &payload[0] {
+		t.Fatal("payload was copied")
+	}
+	if ga[0].SSRC != a.Input(Video, "default").SSRC() || gb[0].SSRC != b.Input(Video, "default").SSRC() || ga[0].SSRC == gb[0].SSRC {
+		t.Fatalf("SSRCs %d %d: each input has its own", ga[0].SSRC, gb[0].SSRC)
+	}
+	// Audio connected nowhere: a video sink gets nothing from it.
+	src.Output(Audio, "default").WriteRTP(pkt(1, 1, 1, payload))
+	if len(ra.packets()) != 1 {
+		t.Fatal("audio reached a video input")
+	}
+}
+
+func TestFanOutAllocatesNothingPerSink(t *testing.T) {
+	m := newMediaEnv(t)
+	src := m.node()
+	for range 20 {
+		s := m.node()
+		m.connect(src, s, Audio)
+		s.Input(Audio, "default").SetHandler(func(*rtp.Packet) {})
+	}
+	out := src.Output(Audio, "default")
+	p := pkt(5, 0, 0, make([]byte, 100))
+	allocs := testing.AllocsPerRun(200, func() {
+		p.SequenceNumber++
+		out.WriteRTP(p)
+	})
+	if allocs > 0 {
+		t.Fatalf("%.1f allocations per packet for 20 sinks", allocs)
+	}
+}
+
+// A sink whose source changes keeps its SSRC and continues sequence numbers
+// and timestamps.
+func TestSourceSwitchKeepsStreamContinuous(t *testing.T) {
+	m := newMediaEnv(t)
+	a, b, sink := m.node(), m.node(), m.node()
+	in := sink.Input(Video, "default")
+	r := record(in)
+	m.connect(a, sink, Video)
+	for i := range 5 {
+		a.Output(Video, "default").WriteRTP(pkt(100, uint16(65533+i), uint32(1000+i*3000), nil)) // wraps past 65535
+	}
+	m.connect(b, sink, Video)                                    // replaces a
+	a.Output(Video, "default").WriteRTP(pkt(100, 3, 99999, nil)) // the old source no longer reaches it
+	for i := range 3 {
+		b.Output(Video, "default").WriteRTP(pkt(200, uint16(5000+i), uint32(777000+i*3000), nil))
+	}
+	got := r.packets()
+	if len(got) != 8 {
+		t.Fatalf("got %d packets, want 8", len(got))
+	}
+	ssrc := in.SSRC()
+	for i, p := range got {
+		if p.SSRC != ssrc {
+			t.Fatalf("packet %d SSRC %d, want %d", i, p.SSRC, ssrc)
+		}
+		if i > 0 {
+			if d := p.SequenceNumber - got[i-1].SequenceNumber; d != 1 {
+				t.Fatalf("packet %d: sequence jumps by %d", i, d)
+			}
+			if int32(p.Timestamp-got[i-1].Timestamp) <= 0 {
+				t.Fatalf("packet %d: timestamp %d does not move on from %d", i, p.Timestamp, got[i-1].Timestamp)
+			}
+		}
+	}
+}
+
+func TestKeyframeRequests(t *testing.T) {
+	m := newMediaEnv(t)
+	pub, pt, viewer := m.node(), m.passThrough(), m.node()
+	asked := make(chan time.Time, 10)
+	pub.Output(Video, "default").OnKeyframeRequest(func() { asked <- time.Now() })
+	m.connect(pub, pt, Video)
+	// Connecting a video sink asks for a keyframe: a new viewer can decode at once.
+	select {
+	case <-asked:
+	case <-time.After(wait):
+		t.Fatal("no keyframe request when a viewer joined")
+	}
+	m.connect(pt, viewer, Video)
+	// The viewer's requests travel up through the PassThrough; a burst is
+	// merged, and what reaches the publisher is at least an interval apart.
+	start := time.Now()
+	for range 20 {
+		viewer.Input(Video, "default").RequestKeyframe()
+	}
+	var got []time.Time
+	window := time.After(4 * KeyframeInterval)
+collect:
+	for {
+		select {
+		case at := <-asked:
+			got = append(got, at)
+		case <-window:
+			break collect
+		}
+	}
+	if len(got) == 0 || got[0].Sub(start) > KeyframeInterval+200*time.Millisecond {
+		t.Fatalf("keyframe request did not reach the publisher in time: %v", got)
+	}
+	if len(got) > 3 {
+		t.Fatalf("20 requests became %d at the publisher", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if d := got[i].Sub(got[i-1]); d < KeyframeInterval-20*time.Millisecond {
+			t.Fatalf("publisher asked twice within %v", d)
+		}
+	}
+	// Audio connections do not ask for keyframes.
+	pub.Output(Audio, "default").OnKeyframeRequest(func() { t.Error("keyframe asked of audio") })
+	m.connect(pub, m.node(), Audio)
+}
+
+const wait = 5 * time.Second
+
+func TestCodecNegotiationAlongConnections(t *testing.T) {
+	m := newMediaEnv(t)
+	vp8 := Codec{MimeType: "video/VP8", ClockRate: 90000, PayloadType: 96}
+	pub, pt := m.node(), m.passThrough()
+	pub.Output(Video, "default").SetCodec(vp8)
+	m.connect(pub, pt, Video)
+	if c, ok := pt.Output(Video, "default").Codec(); !ok || !c.Same(vp8) {
+		t.Fatalf("PassThrough output codec = %+v %v", c, ok)
+	}
+	// A sink that negotiated VP8 under another payload type gets its own PT.
+	ok := m.node()
+	okIn := ok.Input(Video, "default")
+	okIn.Accept(Codec{MimeType: "video/vp8", ClockRate: 90000, PayloadType: 100})
+	rOK := record(okIn)
+	m.connect(pt, ok, Video)
+	// A sink that only takes H.264 is refused: Error + MediaTranscodingStateChanged.
+	h264 := m.node()
+	m.subscribe("S", h264.id, "Error")
+	m.subscribe("S", h264.id, "MediaTranscodingStateChanged")
+	hIn := h264.Input(Video, "default")
+	hIn.Accept(Codec{MimeType: "video/H264", ClockRate: 90000, Fmtp: "profile-level-id=42e01f;packetization-mode=1", PayloadType: 102})
+	rH := record(hIn)
+	m.connect(pt, h264, Video)
+	pub.Output(Video, "default").WriteRTP(pkt(1, 1, 1, nil))
+	if got := rOK.packets(); len(got) != 1 || got[0].PayloadType != 100 {
+		t.Fatalf("VP8 sink got %+v", got)
+	}
+	if len(rH.packets()) != 0 {
+		t.Fatal("H.264-only sink received VP8")
+	}
+	var kinds []string
+	for _, d := range m.sink.take() {
+		if d.Object == h264.id {
+			kinds = append(kinds, d.Type)
+		}
+	}
+	if !slices.Contains(kinds, "Error") || !slices.Contains(kinds, "MediaTranscodingStateChanged") {
+		t.Fatalf("events on the refusing sink: %v", kinds)
+	}
+}
+
+func TestH264Compatibility(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"profile-level-id=42e01f;packetization-mode=1", "packetization-mode=1;profile-level-id=42e034", true},
+		{"profile-level-id=42e01f;packetization-mode=1", "profile-level-id=42e01f", false},
+		{"profile-level-id=640c1f;packetization-mode=1", "profile-level-id=42e01f;packetization-mode=1", false},
+		{"", "profile-level-id=42e01f", true},
+	} {
+		a := Codec{MimeType: "video/H264", ClockRate: 90000, Fmtp: tc.a}
+		b := Codec{MimeType: "video/h264", ClockRate: 90000, Fmtp: tc.b}
+		if a.Same(b) != tc.same {
+			t.Errorf("%q ~ %q = %v", tc.a, tc.b, !tc.same)
+		}
+	}
+}
+
+func TestMediaFlowEvents(t *testing.T) {
+	m := newMediaEnv(t)
+	src, sink := m.node(), m.node()
+	m.subscribe("S", src.id, "MediaFlowOutStateChanged")
+	m.subscribe("S", sink.id, "MediaFlowInStateChanged")
+	m.connect(src, sink, Video)
+	record(sink.Input(Video, "default"))
+	src.Output(Video, "default").WriteRTP(pkt(1, 1, 1, nil))
+	want := func(obj, state string) {
+		t.Helper()
+		deadline := time.Now().Add(wait)
+		for time.Now().Before(deadline) {
+			for _, d := range m.sink.take() {
+				if d.Object == obj && d.Data["state"] == state && d.Data["mediaType"] == "VIDEO" && d.Data["padName"] == "default" {
+					return
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("no %s event from %s", state, obj)
+	}
+	want(src.id, "FLOWING")
+	if !src.isFlowing(false, Video, "default") || !sink.isFlowing(true, Video, "default") {
+		t.Fatal("isMediaFlowingOut/In false while flowing")
+	}
+	// No packets for the flow timeout: NOT_FLOWING.
+	want(sink.id, "NOT_FLOWING")
+	if src.isFlowing(false, Video, "default") {
+		t.Fatal("still flowing after the timeout")
+	}
+}
+
+func TestDisconnectAndReleaseStopTheFlow(t *testing.T) {
+	m := newMediaEnv(t)
+	src, a, b := m.node(), m.node(), m.node()
+	m.connect(src, a, Video)
+	m.connect(src, b, Video)
+	ra, rb := record(a.Input(Video, "default")), record(b.Input(Video, "default"))
+	if err := Disconnect(src, a, []MediaType{Video}, "default", "default"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.store.Release(m.call("S"), b.id); err != nil {
+		t.Fatal(err)
+	}
+	src.Output(Video, "default").WriteRTP(pkt(1, 1, 1, nil))
+	if len(ra.packets())+len(rb.packets()) != 0 {
+		t.Fatal("media reached a disconnected or released sink")
+	}
+	if n := src.Output(Video, "default").Sinks(); n != 0 {
+		t.Fatalf("%d sinks left attached", n)
+	}
+}
+
+// Forwarding elements must not form loops: media would circle forever.
+func TestConnectRefusesForwardingLoops(t *testing.T) {
+	m := newMediaEnv(t)
+	a, b, c := m.passThrough(), m.passThrough(), m.passThrough()
+	if err := Connect(a, a, AllMediaTypes, "default", "default"); AsError(err) == nil || AsError(err).Code != CodeConnect {
+		t.Fatalf("self-loop of a PassThrough: %v", err)
+	}
+	m.connect(a, b, Video)
+	m.connect(b, c, Video)
+	if err := Connect(c, a, []MediaType{Audio}, "default", "default"); AsError(err) == nil || AsError(err).Code != CodeConnect {
+		t.Fatalf("three-element loop: %v", err)
+	}
+	// An element that does not forward (an endpoint) may be connected to itself.
+	n := m.node()
+	m.connect(n, n, Video)
+	// Nothing half-done: the refused connections are not in the graph.
+	if got := a.SourceConnections(nil, nil); len(got) != 0 {
+		t.Fatalf("refused loop left %v", got)
+	}
+}
+
+func BenchmarkFanOut100(b *testing.B) {
+	m := newMediaEnv(&testing.T{})
+	src := m.node()
+	for range 100 {
+		s := m.node()
+		if err := Connect(src, s, []MediaType{Video}, "default", "default"); err != nil {
+			b.Fatal(err)
+		}
+		s.Input(Video, "default").SetHandler(func(*rtp.Packet) {})
+	}
+	out := src.Output(Video, "default")
+	p := pkt(5, 0, 0, make([]byte, 1200))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		p.SequenceNumber++
+		out.WriteRTP(p)
+	}
+}
