@@ -4,7 +4,7 @@ package mediaelements
 // the classes every server has (MediaPipeline, ServerManager, HubPort).
 // Element types are passed to NewRegistry by the server's type list.
 func coreClasses() []*Class {
-	return []*Class{mediaObjectClass(), serverManagerClass(), pipelineClass(), mediaElementClass(), hubClass(), hubPortClass()}
+	return append([]*Class{mediaObjectClass(), serverManagerClass(), pipelineClass(), mediaElementClass(), hubClass(), hubPortClass()}, endpointClasses()...)
 }
 
 func mediaObjectClass() *Class {

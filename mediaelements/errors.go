@@ -36,6 +36,23 @@ const (
 	CodeKmdNotFound           = 40500
 )
 
+// SDP and ICE error codes (SdpEndpoint, WebRtcEndpoint).
+const (
+	CodeSDPCreate            = 40200
+	CodeSDPParse             = 40201
+	CodeSDPNoLocal           = 40202
+	CodeSDPNoRemote          = 40203
+	CodeSDPGenerateOffer     = 40204
+	CodeSDPProcessOffer      = 40205
+	CodeSDPProcessAnswer     = 40206
+	CodeSDPAlreadyNegotiated = 40208
+	CodeSDPNotOfferGenerated = 40209
+	CodeSDPAnswerProcessed   = 40210
+	CodeSDPCannotCreateSess  = 40211
+	CodeICEGatherCandidates  = 40400
+	CodeICEAddCandidate      = 40401
+)
+
 var codeTypes = map[int]string{
 	CodeMarshall:              "MARSHALL_ERROR",
 	CodeUnexpected:            "UNEXPECTED_ERROR",
@@ -53,6 +70,19 @@ var codeTypes = map[int]string{
 	CodeTagKeyNotFound:        "MEDIA_OBJECT_TAG_KEY_NOT_FOUND",
 	CodeOperationNotSupported: "MEDIA_OBJECT_OPERATION_NOT_SUPPORTED",
 	CodeKmdNotFound:           "SERVER_MANAGER_ERROR_KMD_NOT_FOUND",
+	CodeSDPCreate:             "SDP_CREATE_ERROR",
+	CodeSDPParse:              "SDP_PARSE_ERROR",
+	CodeSDPNoLocal:            "SDP_END_POINT_NO_LOCAL_SDP_ERROR",
+	CodeSDPNoRemote:           "SDP_END_POINT_NO_REMOTE_SDP_ERROR",
+	CodeSDPGenerateOffer:      "SDP_END_POINT_GENERATE_OFFER_ERROR",
+	CodeSDPProcessOffer:       "SDP_END_POINT_PROCESS_OFFER_ERROR",
+	CodeSDPProcessAnswer:      "SDP_END_POINT_PROCESS_ANSWER_ERROR",
+	CodeSDPAlreadyNegotiated:  "SDP_END_POINT_ALREADY_NEGOTIATED",
+	CodeSDPNotOfferGenerated:  "SDP_END_POINT_NOT_OFFER_GENERATED",
+	CodeSDPAnswerProcessed:    "SDP_END_POINT_ANSWER_ALREADY_PROCCESED",
+	CodeSDPCannotCreateSess:   "SDP_END_POINT_CANNOT_CREATE_SESSON",
+	CodeICEGatherCandidates:   "ICE_GATHER_CANDIDATES_ERROR",
+	CodeICEAddCandidate:       "ICE_ADD_CANDIDATE_ERROR",
 }
 
 // NewError builds a domain error with the Kurento type name for code.

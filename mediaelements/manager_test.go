@@ -199,7 +199,7 @@ func TestKmd(t *testing.T) {
 		events       []string
 		imports      bool
 	}{
-		{"core", []string{"MediaObject", "ServerManager", "MediaPipeline", "MediaElement", "Hub", "HubPort", "PassThrough"},
+		{"core", []string{"MediaObject", "ServerManager", "MediaPipeline", "MediaElement", "Hub", "HubPort", "PassThrough", "Endpoint", "SessionEndpoint", "SdpEndpoint", "BaseRtpEndpoint"},
 			[]string{"MediaType", "Tag", "ElementConnectionData", "ServerInfo"}, []string{"Error", "ObjectCreated", "ElementConnected"}, false},
 		{"elements", []string{"Dispatcher", "DispatcherOneToMany"}, nil, nil, true},
 		{"filters", nil, nil, nil, true},

@@ -9,6 +9,7 @@ set -euo pipefail
 TARGETS=(
 	"./rpc FuzzDecodeRequest"
 	"./mediaelements FuzzArgs"
+	"./mediaelements/webrtcendpoint FuzzInspectSDP"
 )
 
 if [[ $# -ne 1 || -z "$1" ]]; then

@@ -36,7 +36,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := mediaelements.NewStore(mediaelements.Options{
-		Registry: Registry(),
+		Registry: Registry(cfg, log),
 		Logger:   log,
 		Limits: mediaelements.Limits{
 			MaxObjects:           cfg.Limits.MaxObjects,

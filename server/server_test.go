@@ -169,7 +169,7 @@ func TestShutdownReleasesEverything(t *testing.T) {
 // docs/api.md is generated from the registry: `make docs` rewrites it.
 func TestDocsUpToDate(t *testing.T) {
 	path := filepath.Join("..", "docs", "api.md")
-	want := Registry().APIMarkdown()
+	want := Registry(config.Default(), nil).APIMarkdown()
 	if os.Getenv("MIKSILO_UPDATE_DOCS") == "1" {
 		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 			t.Fatal(err)

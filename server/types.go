@@ -1,13 +1,35 @@
 package server
 
-import "github.com/miksilo/miksilo/mediaelements"
+import (
+	"log/slog"
+
+	"github.com/miksilo/miksilo/internal/config"
+	"github.com/miksilo/miksilo/mediaelements"
+	"github.com/miksilo/miksilo/mediaelements/webrtcendpoint"
+)
 
 // Registry builds the type registry: the object model's own classes plus
-// one line per element type.
-func Registry() *mediaelements.Registry {
+// one line per element type. cfg and log reach the element types that need
+// them; the registry itself (docs, kmd) does not depend on them.
+func Registry(cfg config.Config, log *slog.Logger) *mediaelements.Registry {
 	return mediaelements.NewRegistry(
 		mediaelements.PassThroughClass(),
 		mediaelements.DispatcherClass(),
 		mediaelements.DispatcherOneToManyClass(),
+		webrtcendpoint.Class(webrtcSettings(cfg.WebRTC, log)),
 	)
+}
+
+// webrtcSettings maps the webrtc.* configuration onto the WebRtcEndpoint's settings.
+func webrtcSettings(c config.WebRTCConfig, log *slog.Logger) webrtcendpoint.Settings {
+	return webrtcendpoint.Settings{
+		UDPPortMin:   uint16(c.UDPPortMin),
+		UDPPortMax:   uint16(c.UDPPortMax),
+		UDPMuxPort:   c.UDPMuxPort,
+		NAT1To1IPs:   c.NAT1To1List(),
+		STUNServer:   c.STUNServer,
+		TURNURL:      c.TURNURL,
+		LoopbackOnly: c.LoopbackOnly,
+		Logger:       log,
+	}
 }

@@ -31,7 +31,41 @@ type Config struct {
 	Auth     AuthConfig     `yaml:"auth"`
 	Metadata string         `yaml:"metadata"`
 	Debug    DebugConfig    `yaml:"debug"`
+	WebRTC   WebRTCConfig   `yaml:"webrtc"`
 	Shutdown ShutdownConfig `yaml:"shutdown"`
+}
+
+// WebRTCConfig holds the network settings of WebRTC endpoints.
+type WebRTCConfig struct {
+	UDPPortMin   int    `yaml:"udp_port_min"`  // 0/0: any port
+	UDPPortMax   int    `yaml:"udp_port_max"`  //
+	UDPMuxPort   int    `yaml:"udp_mux_port"`  // 0: off
+	NAT1To1IPs   string `yaml:"nat1to1_ips"`   // comma-separated
+	STUNServer   string `yaml:"stun_server"`   // host[:port]
+	TURNURL      string `yaml:"turn_url"`      // user:password@host:port[?transport=…]
+	LoopbackOnly bool   `yaml:"loopback_only"` // 127.0.0.1 candidates only (tests)
+}
+
+// NAT1To1List returns the NAT 1:1 IPs as a list.
+func (w WebRTCConfig) NAT1To1List() []string {
+	var out []string
+	for _, s := range strings.Split(w.NAT1To1IPs, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// check validates what involves several WebRTC settings.
+func (w WebRTCConfig) check() error {
+	switch {
+	case (w.UDPPortMin == 0) != (w.UDPPortMax == 0):
+		return errors.New("webrtc.udp_port_min and webrtc.udp_port_max: set both or neither")
+	case w.UDPPortMin > w.UDPPortMax:
+		return fmt.Errorf("webrtc.udp_port_min (%d) is above webrtc.udp_port_max (%d)", w.UDPPortMin, w.UDPPortMax)
+	}
+	return nil
 }
 
 // DebugConfig holds diagnostics that are off by default.
@@ -248,6 +282,9 @@ func (c Config) Validate() error {
 		if err := s.bind.check(&c); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.names(), err))
 		}
+	}
+	if err := c.WebRTC.check(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

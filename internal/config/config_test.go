@@ -488,6 +488,10 @@ func TestSettingsMatchConfig(t *testing.T) {
 		switch typ := s.typeName(); {
 		case s.key == "addr":
 			sample = "host:1"
+		case s.key == "webrtc.nat1to1_ips":
+			sample = "192.0.2.1"
+		case s.key == "webrtc.turn_url":
+			sample = "user:pass@192.0.2.2:3478"
 		case strings.Contains(typ, "|"): // an enum: not its default
 			sample = strings.Split(typ, "|")[1]
 		case typ == "int":

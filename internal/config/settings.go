@@ -78,6 +78,41 @@ func settings() []setting {
 			bind: boolField(func(c *Config) *bool { return &c.Debug.Pprof }, false),
 		},
 		{
+			key: "webrtc.udp_port_min", env: "MIKSILO_WEBRTC_UDP_PORT_MIN", flag: "webrtc-udp-port-min",
+			doc:  "lowest local UDP port for WebRTC (ICE) sockets; 0 with `webrtc.udp_port_max` 0 lets the system choose",
+			bind: intField(func(c *Config) *int { return &c.WebRTC.UDPPortMin }, 0, port),
+		},
+		{
+			key: "webrtc.udp_port_max", env: "MIKSILO_WEBRTC_UDP_PORT_MAX", flag: "webrtc-udp-port-max",
+			doc:  "highest local UDP port for WebRTC (ICE) sockets; 0 with `webrtc.udp_port_min` 0 lets the system choose",
+			bind: intField(func(c *Config) *int { return &c.WebRTC.UDPPortMax }, 0, port),
+		},
+		{
+			key: "webrtc.udp_mux_port", env: "MIKSILO_WEBRTC_UDP_MUX_PORT", flag: "webrtc-udp-mux-port",
+			doc:  "serve every WebRTC endpoint on this one UDP port (single-port mux, for NAT and containers); 0 = off",
+			bind: intField(func(c *Config) *int { return &c.WebRTC.UDPMuxPort }, 0, port),
+		},
+		{
+			key: "webrtc.nat1to1_ips", env: "MIKSILO_WEBRTC_NAT1TO1_IPS", flag: "webrtc-nat1to1-ips", typ: "IP[,IP...]",
+			doc:  "public IPs of a 1:1 NAT, comma-separated: host ICE candidates carry them instead of the local addresses",
+			bind: stringField(func(c *Config) *string { return &c.WebRTC.NAT1To1IPs }, "", ipList),
+		},
+		{
+			key: "webrtc.stun_server", env: "MIKSILO_WEBRTC_STUN_SERVER", flag: "webrtc-stun-server", typ: "host[:port]",
+			doc:  "STUN server for server-reflexive candidates (port 3478 when omitted); empty = none. Endpoints may override it",
+			bind: stringField(func(c *Config) *string { return &c.WebRTC.STUNServer }, "", stunServer),
+		},
+		{
+			key: "webrtc.turn_url", env: "MIKSILO_WEBRTC_TURN_URL", flag: "webrtc-turn-url", typ: "user:password@host:port[?transport=T]",
+			doc: "TURN relay in Kurento's turnUrl format; empty = none. Endpoints may override it", secret: true,
+			bind: stringField(func(c *Config) *string { return &c.WebRTC.TURNURL }, "", turnURL),
+		},
+		{
+			key: "webrtc.loopback_only", env: "MIKSILO_WEBRTC_LOOPBACK_ONLY", flag: "webrtc-loopback-only",
+			doc:  "gather only 127.0.0.1 UDP candidates, without mDNS (tests on one machine)",
+			bind: boolField(func(c *Config) *bool { return &c.WebRTC.LoopbackOnly }, false),
+		},
+		{
 			key: "shutdown.timeout", env: "MIKSILO_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout",
 			doc:  "graceful drain before forcing close",
 			bind: durationField(func(c *Config) *time.Duration { return &c.Shutdown.Timeout }, 10*time.Second, nonNegative[time.Duration]),
@@ -279,6 +314,75 @@ func hostPort(v string) error {
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("%q: port must be a number from 0 to 65535", v)
+	}
+	return nil
+}
+
+func port(v int) error {
+	if v < 0 || v > 65535 {
+		return fmt.Errorf("must be a port from 0 to 65535, got %d", v)
+	}
+	return nil
+}
+
+// ipList checks a comma-separated list of IP addresses (empty is fine).
+func ipList(v string) error {
+	if v == "" {
+		return nil
+	}
+	for _, s := range strings.Split(v, ",") {
+		if net.ParseIP(strings.TrimSpace(s)) == nil {
+			return fmt.Errorf("%q is not an IP address", strings.TrimSpace(s))
+		}
+	}
+	return nil
+}
+
+// stunServer checks host[:port] (empty is fine).
+func stunServer(v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		v = net.JoinHostPort(v, "3478")
+	}
+	if err := hostPort(v); err != nil {
+		return err
+	}
+	if host, _, _ := net.SplitHostPort(v); host == "" {
+		return fmt.Errorf("%q has no host", v)
+	}
+	return nil
+}
+
+// turnURL checks Kurento's turnUrl format: user:password@host:port with an
+// optional ?transport=udp|tcp|tls (empty is fine). The value is secret: the
+// messages do not repeat it.
+func turnURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	i := strings.LastIndex(v, "@") // the password may contain @
+	if i < 0 {
+		return errors.New("want user:password@host:port[?transport=udp|tcp|tls]")
+	}
+	creds, addr := v[:i], v[i+1:]
+	if user, _, hasPass := strings.Cut(creds, ":"); !hasPass || user == "" {
+		return errors.New("want user:password before the @")
+	}
+	addr, query, _ := strings.Cut(addr, "?")
+	if query != "" {
+		t, ok := strings.CutPrefix(query, "transport=")
+		if !ok || (t != "udp" && t != "tcp" && t != "tls") {
+			return errors.New("the only option is ?transport=udp, tcp or tls")
+		}
+	}
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return errors.New("want host:port after the @")
+	}
+	if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+		return errors.New("the port must be a number from 1 to 65535")
 	}
 	return nil
 }

@@ -1,0 +1,308 @@
+package webrtcendpoint
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/stats"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+)
+
+// engine is the pion side shared by every WebRtcEndpoint of a server: one
+// webrtc.API (codecs, interceptors, network settings), the single-port UDP
+// mux and the DTLS certificates. It exists while endpoints do: the first
+// endpoint builds it, the last one released closes the mux socket, so a
+// registry that never creates an endpoint (docs, tests) opens nothing.
+type engine struct {
+	s   Settings
+	log *slog.Logger
+
+	// pcMu serialises peer connection creation, so that the statistics
+	// interceptor's per-connection getter can be handed to its endpoint.
+	pcMu    sync.Mutex
+	handoff stats.Getter
+
+	mu    sync.Mutex
+	refs  int
+	api   *webrtc.API
+	mux   ice.UDPMux
+	certs map[string]webrtc.Certificate // by CertificateKeyType; kept across generations
+}
+
+func newEngine(s Settings) *engine {
+	log := s.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &engine{s: s, log: log, certs: map[string]webrtc.Certificate{}}
+}
+
+// overrides are an endpoint's own network properties.
+type overrides struct {
+	externalIPv4, externalIPv6 string
+	interfaces                 string // comma-separated names; "" = all
+}
+
+func (o overrides) zero() bool { return o == overrides{} }
+
+// acquire returns an API for an endpoint with the given overrides and
+// takes a reference on the shared resources; release gives it back.
+func (g *engine) acquire(o overrides) (*webrtc.API, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.refs == 0 && g.s.UDPMuxPort != 0 {
+		host := ""
+		if g.s.LoopbackOnly {
+			host = "127.0.0.1"
+		}
+		network := "udp"
+		if g.s.LoopbackOnly {
+			network = "udp4"
+		}
+		conn, err := net.ListenPacket(network, net.JoinHostPort(host, fmt.Sprint(g.s.UDPMuxPort)))
+		if err != nil {
+			return nil, fmt.Errorf("webrtc.udp_mux_port: %w", err)
+		}
+		g.mux = webrtc.NewICEUDPMux(pionLogger{g.log}.NewLogger("udpmux"), conn)
+	}
+	api := g.api
+	if api == nil || !o.zero() {
+		var err error
+		if api, err = g.newAPI(o); err != nil {
+			if g.refs == 0 && g.mux != nil {
+				_ = g.mux.Close()
+				g.mux = nil
+			}
+			return nil, err
+		}
+		if o.zero() {
+			g.api = api
+		}
+	}
+	g.refs++
+	return api, nil
+}
+
+func (g *engine) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.refs--
+	if g.refs > 0 {
+		return
+	}
+	g.api = nil
+	if g.mux != nil {
+		_ = g.mux.Close()
+		g.mux = nil
+	}
+}
+
+// certificate returns a DTLS certificate of the key type (RSA or ECDSA),
+// shared by endpoints and renewed a day before it expires.
+func (g *engine) certificate(keyType string) (webrtc.Certificate, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c, ok := g.certs[keyType]; ok && time.Until(c.Expires()) > 24*time.Hour {
+		return c, nil
+	}
+	var key crypto.PrivateKey
+	var err error
+	if keyType == "ECDSA" {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	} else {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	}
+	if err != nil {
+		return webrtc.Certificate{}, err
+	}
+	c, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		return webrtc.Certificate{}, err
+	}
+	g.certs[keyType] = *c
+	return *c, nil
+}
+
+// Payload types Miksilo offers (what Chrome uses for the same codecs).
+const (
+	ptVP8     = 96
+	ptVP8RTX  = 97
+	ptVP9     = 98
+	ptVP9RTX  = 99
+	ptH264    = 102
+	ptH264RTX = 103
+	ptOpus    = 111
+)
+
+// h264Fmtp is the one H.264 format Miksilo negotiates: constrained baseline,
+// packetization mode 1.
+const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+
+// registerCodecs puts exactly Miksilo's codecs in the media engine: VP8,
+// VP9 (profile 0), H.264 constrained baseline and Opus, with RTX for video.
+// NACK, PLI and transport-cc feedback are added by the interceptors' setup.
+func registerCodecs(m *webrtc.MediaEngine) error {
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}}
+	video := []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: ptVP8},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", ptVP8)}, PayloadType: ptVP8RTX},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: fb}, PayloadType: ptVP9},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", ptVP9)}, PayloadType: ptVP9RTX},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp, RTCPFeedback: fb}, PayloadType: ptH264},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", ptH264)}, PayloadType: ptH264RTX},
+	}
+	for _, c := range video {
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+			return err
+		}
+	}
+	opus := webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType:        ptOpus,
+	}
+	return m.RegisterCodec(opus, webrtc.RTPCodecTypeAudio)
+}
+
+// newPeerConnection creates a peer connection and returns it with the
+// statistics getter of its stats interceptor.
+func (g *engine) newPeerConnection(api *webrtc.API, cfg webrtc.Configuration) (*webrtc.PeerConnection, stats.Getter, error) {
+	g.pcMu.Lock()
+	defer g.pcMu.Unlock()
+	g.handoff = nil
+	pc, err := api.NewPeerConnection(cfg)
+	getter := g.handoff
+	g.handoff = nil
+	return pc, getter, err
+}
+
+// newAPI composes the media engine, the interceptors and the setting engine.
+func (g *engine) newAPI(o overrides) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := registerCodecs(m); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	// NACK generator and responder (+ nack, nack pli feedback), sender and
+	// receiver reports, transport-wide congestion control feedback for what
+	// remote peers send us (+ transport-cc), and RTP statistics (read by the
+	// endpoint's getStats: pion's GetStats has no outbound RTP entries).
+	// REMB: pion negotiates goog-remb (above) but has no REMB generator; the
+	// endpoint sends REMB itself from maxVideoRecvBandwidth.
+	if err := webrtc.ConfigureNack(m, ir); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
+		return nil, err
+	}
+	sf, err := stats.NewInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	sf.OnNewPeerConnection(func(_ string, getter stats.Getter) { g.handoff = getter }) // under pcMu
+	ir.Add(sf)
+
+	se := webrtc.SettingEngine{LoggerFactory: pionLogger{g.log}}
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	switch {
+	case g.mux != nil:
+		se.SetICEUDPMux(g.mux)
+	case g.s.UDPPortMin != 0:
+		if err := se.SetEphemeralUDPPortRange(g.s.UDPPortMin, g.s.UDPPortMax); err != nil {
+			return nil, err
+		}
+	}
+	if g.s.LoopbackOnly {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
+	if o.interfaces != "" {
+		names := map[string]bool{}
+		for _, n := range strings.Split(o.interfaces, ",") {
+			names[strings.TrimSpace(n)] = true
+		}
+		se.SetInterfaceFilter(func(name string) bool { return names[name] })
+	}
+	if rules := rewriteRules(g.s.NAT1To1IPs, o); len(rules) > 0 {
+		if err := se.SetICEAddressRewriteRules(rules...); err != nil {
+			return nil, err
+		}
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// rewriteRules maps local host candidates to the public addresses of a 1:1
+// NAT: the server's nat1to1_ips, or an endpoint's externalIPv4/IPv6 (which
+// win for their address family).
+func rewriteRules(nat []string, o overrides) []webrtc.ICEAddressRewriteRule {
+	var v4, v6 []string
+	for _, ip := range nat {
+		if p := net.ParseIP(ip); p != nil && p.To4() != nil {
+			v4 = append(v4, ip)
+		} else if p != nil {
+			v6 = append(v6, ip)
+		}
+	}
+	if o.externalIPv4 != "" {
+		v4 = []string{o.externalIPv4}
+	}
+	if o.externalIPv6 != "" {
+		v6 = []string{o.externalIPv6}
+	}
+	var rules []webrtc.ICEAddressRewriteRule
+	if len(v4) > 0 {
+		rules = append(rules, webrtc.ICEAddressRewriteRule{External: v4, AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode: webrtc.ICEAddressRewriteReplace, Networks: []webrtc.NetworkType{webrtc.NetworkTypeUDP4}})
+	}
+	if len(v6) > 0 {
+		rules = append(rules, webrtc.ICEAddressRewriteRule{External: v6, AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode: webrtc.ICEAddressRewriteReplace, Networks: []webrtc.NetworkType{webrtc.NetworkTypeUDP6}})
+	}
+	return rules
+}
+
+// pionLogger sends pion's log lines to slog: errors at Warn (pion reports
+// routine network failures as errors), the rest at Debug, trace dropped.
+type pionLogger struct{ log *slog.Logger }
+
+func (f pionLogger) NewLogger(scope string) logging.LeveledLogger {
+	return scopedLogger{f.log.With("pion", scope)}
+}
+
+type scopedLogger struct{ log *slog.Logger }
+
+func (l scopedLogger) logf(level slog.Level, format string, a ...any) {
+	if l.log.Enabled(context.Background(), level) {
+		l.log.Log(context.Background(), level, fmt.Sprintf(format, a...))
+	}
+}
+
+func (l scopedLogger) Trace(string)              {}
+func (l scopedLogger) Tracef(string, ...any)     {}
+func (l scopedLogger) Debug(msg string)          { l.logf(slog.LevelDebug, "%s", msg) }
+func (l scopedLogger) Debugf(f string, a ...any) { l.logf(slog.LevelDebug, f, a...) }
+func (l scopedLogger) Info(msg string)           { l.logf(slog.LevelDebug, "%s", msg) }
+func (l scopedLogger) Infof(f string, a ...any)  { l.logf(slog.LevelDebug, f, a...) }
+func (l scopedLogger) Warn(msg string)           { l.logf(slog.LevelDebug, "%s", msg) }
+func (l scopedLogger) Warnf(f string, a ...any)  { l.logf(slog.LevelDebug, f, a...) }
+func (l scopedLogger) Error(msg string)          { l.logf(slog.LevelWarn, "%s", msg) }
+func (l scopedLogger) Errorf(f string, a ...any) { l.logf(slog.LevelWarn, f, a...) }
