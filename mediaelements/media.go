@@ -231,7 +231,7 @@ func (o *Output) attach(in *Input) {
 	o.sinks.Store(&next)
 	o.mu.Unlock()
 	in.setSource(o)
-	if o.typ == Video {
+	if o.typ == Video && in.ready() {
 		o.RequestKeyframe() // a new viewer needs a keyframe to start decoding
 	}
 }
@@ -266,8 +266,22 @@ func (o *Output) stop() {
 // must not block: it runs on the producer's goroutine.
 func (in *Input) SetHandler(fn func(p *rtp.Packet)) {
 	in.mu.Lock()
+	starting := in.handler == nil && fn != nil
 	in.handler = fn
+	src := in.source
 	in.mu.Unlock()
+	// A sink that starts consuming video needs a keyframe now; asking when
+	// it was merely attached would spend the merge window before it could
+	// use one.
+	if starting && src != nil && in.typ == Video {
+		src.RequestKeyframe()
+	}
+}
+
+func (in *Input) ready() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.handler != nil
 }
 
 // Accept restricts the codecs this input takes (e.g. what a WebRTC peer

@@ -196,6 +196,28 @@ collect:
 			t.Fatalf("publisher asked twice within %v", d)
 		}
 	}
+	// A sink attached before it consumes anything is asked for when its
+	// handler is set, not on attach (that would spend the merge window).
+	late := m.node()
+	time.Sleep(KeyframeInterval) // leave the publisher's rate-limit window (not an assertion)
+	drain := func() {
+		for len(asked) > 0 {
+			<-asked
+		}
+	}
+	drain()
+	m.connect(pt, late, Video)
+	select {
+	case <-asked:
+		t.Fatal("asked for a keyframe for a sink that consumes nothing yet")
+	case <-time.After(KeyframeInterval + 100*time.Millisecond):
+	}
+	record(late.Input(Video, "default"))
+	select {
+	case <-asked:
+	case <-time.After(wait):
+		t.Fatal("no keyframe request when the sink started consuming")
+	}
 	// Audio connections do not ask for keyframes.
 	pub.Output(Audio, "default").OnKeyframeRequest(func() { t.Error("keyframe asked of audio") })
 	m.connect(pub, m.node(), Audio)
