@@ -7,7 +7,7 @@ BIN   := bin/miksilo
 ADDR  ?= 127.0.0.1:8888
 FUZZTIME ?= 15s
 
-.PHONY: all build run deps test-deps test test-go test-fuzz test-compat fuzz bench docs vet clean
+.PHONY: all build run deps test-deps test test-go test-fuzz test-compat test-browser fuzz bench docs vet clean
 
 all: build
 
@@ -27,8 +27,9 @@ run: deps build
 test-deps:
 	@scripts/install-deps.sh --test
 
-## test: every test: vet, Go tests (race), a short fuzz run, the kurento-client compatibility suite
-test: test-deps vet test-go test-fuzz test-compat
+## test: every test: vet, Go tests (race), a short fuzz run, the kurento-client compatibility suite,
+## the browser end-to-end suite
+test: test-deps vet test-go test-fuzz test-compat test-browser
 
 vet:
 	$(GO) vet ./...
@@ -41,6 +42,11 @@ test-fuzz:
 
 test-compat: build
 	@scripts/test-compat.sh
+
+## test-browser: Chromium (kurento-utils + kurento-client pages) against the WebRtcEndpoint, in a
+## network namespace with only lo (needs root for unshare)
+test-browser: build
+	@scripts/test-browser.sh
 
 ## fuzz: long fuzz run (FUZZTIME per target, default 5m)
 fuzz:

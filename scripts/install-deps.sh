@@ -3,7 +3,7 @@
 # Idempotent and silent when everything is present.
 #
 #   scripts/install-deps.sh          Go toolchain check + RUN_PKGS
-#   scripts/install-deps.sh --test   also TEST_PKGS and test/compat/node_modules (npm ci)
+#   scripts/install-deps.sh --test   also TEST_PKGS and the npm modules of test/compat and test/browser (npm ci)
 set -euo pipefail
 
 GO_MIN_MAJOR=1
@@ -16,12 +16,15 @@ RUN_PKGS=(
 )
 
 # Debian packages needed by the tests (nodejs/npm are added below only when node is missing).
-# gcc and libc6-dev: `go test -race` needs cgo. iproute2 provides `ip` for the network-namespace
-# tests; `unshare` comes from util-linux (essential).
+# gcc and libc6-dev: `go test -race` needs cgo. iproute2 provides `ip` and util-linux `unshare` for
+# the network-namespace tests; chromium runs the browser end-to-end suite (test/browser, driven by
+# playwright-core, which never downloads a browser of its own).
 TEST_PKGS=(
 	gcc
 	libc6-dev
 	iproute2
+	util-linux
+	chromium
 )
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -144,18 +147,19 @@ ensure_pkgs() {
 		apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# --- npm modules of the compatibility suite -----------------------------------------------------
+# --- npm modules of the Node test suites (test/compat, test/browser) ---------------------------
 
+# ensure_node_modules DIR: `npm ci` in DIR unless its node_modules are newer than its package files.
 ensure_node_modules() {
-	local dir="$root/test/compat"
+	local dir="$root/$1"
 	local stamp="$dir/node_modules/.miksilo-install-stamp"
 	[[ -f "$dir/package-lock.json" ]] || die "$dir/package-lock.json is missing"
 	if [[ -f "$stamp" && ! "$dir/package-lock.json" -nt "$stamp" && ! "$dir/package.json" -nt "$stamp" ]]; then
 		return 0
 	fi
 	command -v npm >/dev/null 2>&1 || die "npm not found (node is $(command -v node)); install npm for this Node.js"
-	echo "install-deps: npm ci in test/compat"
-	run_logged "npm ci (test/compat)" bash -c 'cd "$1" && npm ci --ignore-scripts --no-audit --no-fund' _ "$dir"
+	echo "install-deps: npm ci in $1"
+	run_logged "npm ci ($1)" bash -c 'cd "$1" && npm ci --ignore-scripts --no-audit --no-fund' _ "$dir"
 	touch "$stamp"
 }
 
@@ -175,5 +179,6 @@ ensure_pkgs "${pkgs[@]}"
 if ((with_tests)); then
 	node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
 	((node_major >= 18)) || die "Node.js >= 18 is needed for the tests (found $(node --version 2>/dev/null || echo none))"
-	ensure_node_modules
+	ensure_node_modules test/compat
+	ensure_node_modules test/browser
 fi
