@@ -81,6 +81,7 @@ if [[ -z ${BENCH_FANOUT_IN_NETNS:-} ]]; then
 		mv "$CLIP.tmp" "$CLIP"
 	fi
 	if unshare -n true 2>/dev/null; then
+		# shellcheck disable=SC2016 # $0 and $@ belong to the inner shell
 		exec unshare -n env BENCH_FANOUT_IN_NETNS=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$SELF" "$@"
 	fi
 	log "warning: cannot create a network namespace (unshare -n needs root); running in the current one"
@@ -201,7 +202,7 @@ field() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" <<<"$2"; }
 # step TARGET N [ROLE] : one step against a fresh server, retried while another workload disturbs
 # it; the quietest attempt's line is appended to $RESULTS; PASSED says whether it passed.
 step() {
-	local target=$1 n=$2 role=${3:-} try line other best= kept=
+	local target=$1 n=$2 role=${3:-} try line other best='' kept=
 	for ((try = 0; try <= RETRIES; try++)); do
 		# Let the machine settle (and notice other workloads) before measuring.
 		bin/fanout -wait-idle 15s -idle-below 10
@@ -268,7 +269,7 @@ next_step() {
 		fi
 		;;
 	esac
-	PHASE[$t]=done
+	PHASE[$t]=finished
 	return 1
 }
 

@@ -149,9 +149,10 @@ const (
 )
 
 // streamClip loops the clip into track at its frame rate until stop closes, packetized with pion's
-// VP8 payloader (MTU 1200) and paced. While measuring reports true, sent packets and payload bytes
-// go to cnt.
-func streamClip(c *clip, track *webrtc.TrackLocalStaticRTP, measuring func() bool, cnt *pubCounters, stop <-chan struct{}) {
+// VP8 payloader (MTU 1200) and paced. While sending reports false it sends nothing (the RTP clock
+// runs on) and starts again from the clip's first frame, a key frame. While measuring reports true,
+// sent packets and payload bytes go to cnt.
+func streamClip(c *clip, track *webrtc.TrackLocalStaticRTP, sending, measuring func() bool, cnt *pubCounters, stop <-chan struct{}) {
 	const clockRate = 90000
 	pk := rtp.NewPacketizer(1200, 96, 1, &codecs.VP8Payloader{EnablePictureID: true},
 		rtp.NewRandomSequencer(), clockRate)
@@ -181,6 +182,11 @@ func streamClip(c *clip, track *webrtc.TrackLocalStaticRTP, measuring func() boo
 		next = next.Add(interval)
 		if time.Since(next) > time.Second {
 			next = time.Now() // stalled (the load generator was descheduled): do not burst to catch up
+		}
+		if !sending() {
+			pk.SkipSamples(samples)
+			i = -1
+			continue
 		}
 		for _, p := range pk.Packetize(c.frames[i], samples) {
 			if now := time.Now(); paced.Before(now) {

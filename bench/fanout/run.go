@@ -180,11 +180,12 @@ func runStep(ctx context.Context, cfg runConfig, log io.Writer) (*result, error)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	var measuring atomic.Bool
+	var sending, measuring atomic.Bool
 	var pubCnt pubCounters
 	stop := make(chan struct{})
 	defer close(stop)
-	go streamClip(c, track, measuring.Load, &pubCnt, stop)
+	sending.Store(true)
+	go streamClip(c, track, sending.Load, measuring.Load, &pubCnt, stop)
 
 	// Server cost of the publisher alone.
 	sleep(ctx, 500*time.Millisecond)
@@ -195,7 +196,10 @@ func runStep(ctx context.Context, cfg runConfig, log io.Writer) (*result, error)
 	}
 	res.ServerRSSBaseKB = rssKB(cfg.serverPID)
 
-	// Viewers.
+	// Viewers. The publisher pauses meanwhile: setting up N viewers (N DTLS handshakes) would
+	// otherwise leave the server behind, with seconds of the stream queued in its receive buffers,
+	// and the window would measure it catching up. It resumes with a key frame.
+	sending.Store(false)
 	fmt.Fprintf(log, "fanout: %s: publisher up (%.0f kb/s clip); connecting %d viewers\n", cfg.label, c.kbps(), cfg.viewers)
 	viewers := make([]*viewer, cfg.viewers)
 	t0 := time.Now()
@@ -218,6 +222,8 @@ func runStep(ctx context.Context, cfg runConfig, log io.Writer) (*result, error)
 		}
 	}
 	wg.Wait()
+	res.SetupSec = round1(time.Since(t0).Seconds())
+	sending.Store(true)
 	deadline := time.After(cfg.setupTimeout)
 	for i, v := range viewers {
 		if v == nil || v.pc == nil {
@@ -232,14 +238,13 @@ func runStep(ctx context.Context, cfg runConfig, log io.Writer) (*result, error)
 			return nil, ctx.Err()
 		}
 	}
-	res.SetupSec = round1(time.Since(t0).Seconds())
 	defer closeViewers(viewers)
 	fmt.Fprintf(log, "fanout: %s: %d/%d viewers receiving after %.1f s; warming up %v\n",
 		cfg.label, res.Connected, cfg.viewers, res.SetupSec, cfg.warmup)
 	sleep(ctx, cfg.warmup)
-	// Setting up N viewers (N DTLS handshakes) can leave the server behind with the stream queued in
-	// its receive buffers; measuring while it catches up would overstate both its CPU and what it
-	// delivers. Wait (up to -settle) until the viewers' delay is back near its floor.
+	// A server that cannot keep up falls behind from the start; one that can stays near the delay
+	// floor. Should a backlog remain (retransmissions, a slow start), wait for it to drain (up to
+	// -settle): measuring while the server catches up would overstate its CPU and what it delivers.
 	t1 := time.Now()
 	for time.Since(t1) < cfg.settle && ctx.Err() == nil {
 		if mean, _ := viewerLag(viewers); mean < settledLag {
