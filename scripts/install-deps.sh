@@ -10,9 +10,25 @@ GO_MIN_MAJOR=1
 GO_MIN_MINOR=25
 
 # Debian packages needed to build and run the server.
+# The server links GStreamer 1.22 through cgo (go-gst): the -dev packages to build, the plugin
+# packages for the elements the Composite and the transcoder use (vp8enc/dec, x264enc, avdec_h264,
+# openh264, compositor, audiomixer, opus, RTP (de)payloaders), and gcc for cgo.
 RUN_PKGS=(
 	ca-certificates
 	make
+	gcc
+	libc6-dev
+	pkg-config
+	libglib2.0-dev
+	libgstreamer1.0-dev
+	libgstreamer-plugins-base1.0-dev
+	libgstreamer-plugins-bad1.0-dev
+	gstreamer1.0-plugins-base
+	gstreamer1.0-plugins-good
+	gstreamer1.0-plugins-bad
+	gstreamer1.0-plugins-ugly
+	gstreamer1.0-libav
+	gstreamer1.0-tools
 )
 
 # Debian packages needed by the tests (nodejs/npm are added below only when node is missing).

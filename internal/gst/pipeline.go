@@ -1,0 +1,236 @@
+// Package gst is Miksilo's thin layer over GStreamer (go-gst v1.4.0):
+// pipeline lifecycle, bus handling, the appsrc/appsink bridges and a few
+// helpers. Only GStreamer-backed elements import it; the object model and
+// rpc stay cgo-free.
+//
+// go-gst v1.4.0 rules this package follows (see docs/composite.md):
+// wrappers carry finalizers that unref, so nothing here calls Unref; a
+// pipeline is set to NULL before it is dropped; the per-buffer path uses
+// our own cgo (bridge.go); the bus is read with TimedPop on a goroutine of
+// the pipeline's own (no GLib main loop).
+package gst
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+)
+
+var initOnce sync.Once
+
+// Init initialises GStreamer once per process.
+func Init() { initOnce.Do(func() { gst.Init(nil) }) }
+
+// Missing returns the element factories of names that this GStreamer
+// installation lacks (a missing plugin package).
+func Missing(names ...string) []string {
+	Init()
+	var out []string
+	for _, n := range names {
+		if gst.Find(n) == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ErrMissingPlugin is wrapped by errors about absent element factories.
+var ErrMissingPlugin = errors.New("gst: missing plugin")
+
+// Require fails with ErrMissingPlugin when any factory is missing.
+func Require(names ...string) error {
+	if m := Missing(names...); len(m) > 0 {
+		return fmt.Errorf("%w: no element %s (install the GStreamer plugin package that provides it)", ErrMissingPlugin, strings.Join(m, ", "))
+	}
+	return nil
+}
+
+// Message is an error or warning posted on a pipeline's bus.
+type Message struct {
+	Source  string // name of the element that posted it
+	Text    string
+	Debug   string
+	Warning bool
+}
+
+func (m Message) Error() string {
+	if m.Source == "" {
+		return m.Text
+	}
+	return m.Source + ": " + m.Text
+}
+
+// Pipeline is a GStreamer pipeline with its bus read on a goroutine.
+type Pipeline struct {
+	*gst.Pipeline
+	name string
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	onError func(Message)
+	onEOS   func()
+	started bool
+	closed  bool
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// Parse builds a pipeline from a gst-launch description.
+func Parse(name, description string, log *slog.Logger) (*Pipeline, error) {
+	Init()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p, err := gst.NewPipelineFromString(description)
+	if err != nil {
+		return nil, fmt.Errorf("gst: %s: %w", name, err)
+	}
+	return &Pipeline{Pipeline: p, name: name, log: log, stop: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// OnError sets the handler of errors and warnings from the bus; it runs on
+// the bus goroutine and must not block or change the pipeline's state.
+func (p *Pipeline) OnError(fn func(Message)) {
+	p.mu.Lock()
+	p.onError = fn
+	p.mu.Unlock()
+}
+
+// OnEOS sets the handler of the pipeline's end of stream (bus goroutine).
+func (p *Pipeline) OnEOS(fn func()) {
+	p.mu.Lock()
+	p.onEOS = fn
+	p.mu.Unlock()
+}
+
+// Element returns the pipeline's element with that name.
+func (p *Pipeline) Element(name string) (*gst.Element, error) {
+	e, err := p.GetElementByName(name)
+	if err != nil || e == nil {
+		return nil, fmt.Errorf("gst: %s: no element %q", p.name, name)
+	}
+	return e, nil
+}
+
+// MustElements returns the named elements or the first lookup error.
+func (p *Pipeline) Elements(names ...string) ([]*gst.Element, error) {
+	out := make([]*gst.Element, len(names))
+	for i, n := range names {
+		e, err := p.Element(n)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// Start sets the pipeline PLAYING and starts reading its bus.
+func (p *Pipeline) Start() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return fmt.Errorf("gst: %s: closed", p.name)
+	}
+	first := !p.started
+	p.started = true
+	p.mu.Unlock()
+	if first {
+		go p.busLoop()
+	}
+	if err := p.SetState(gst.StatePlaying); err != nil {
+		return fmt.Errorf("gst: %s: PLAYING: %w", p.name, err)
+	}
+	return nil
+}
+
+// WaitPlaying waits up to d for the pipeline to reach PLAYING.
+func (p *Pipeline) WaitPlaying(d time.Duration) error {
+	ret, st := p.GetState(gst.StatePlaying, gst.ClockTime(d))
+	if ret == gst.StateChangeFailure || st != gst.StatePlaying {
+		return fmt.Errorf("gst: %s: not PLAYING after %v (%s)", p.name, d, st)
+	}
+	return nil
+}
+
+// Close sets the pipeline to NULL and stops the bus goroutine. Safe to
+// call more than once.
+func (p *Pipeline) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	started := p.started
+	p.mu.Unlock()
+	if err := p.SetState(gst.StateNull); err != nil {
+		p.log.Warn("gst: pipeline did not stop cleanly", "pipeline", p.name, "err", err)
+	}
+	close(p.stop)
+	if started {
+		<-p.done
+	}
+}
+
+// Dot is a Graphviz description of the pipeline (GST_DEBUG_GRAPH_SHOW_ALL).
+func (p *Pipeline) Dot() string {
+	return p.DebugBinToDotData(gst.DebugGraphShowAll)
+}
+
+func (p *Pipeline) busLoop() {
+	defer close(p.done)
+	bus := p.GetPipelineBus()
+	for {
+		select {
+		case <-p.stop:
+			return
+		default:
+		}
+		msg := bus.TimedPop(gst.ClockTime(100 * time.Millisecond))
+		if msg == nil {
+			continue
+		}
+		switch msg.Type() {
+		case gst.MessageError, gst.MessageWarning:
+			warn := msg.Type() == gst.MessageWarning
+			var ge *gst.GError
+			if warn {
+				ge = msg.ParseWarning()
+			} else {
+				ge = msg.ParseError()
+			}
+			m := Message{Source: msg.Source(), Warning: warn}
+			if ge != nil {
+				m.Text, m.Debug = ge.Error(), ge.DebugString()
+			}
+			lvl := slog.LevelError
+			if warn {
+				lvl = slog.LevelWarn
+			}
+			p.log.Log(nil, lvl, "gst: "+m.Text, "pipeline", p.name, "element", m.Source, "debug", m.Debug)
+			p.mu.Lock()
+			fn := p.onError
+			p.mu.Unlock()
+			if fn != nil {
+				fn(m)
+			}
+		case gst.MessageEOS:
+			p.mu.Lock()
+			fn := p.onEOS
+			p.mu.Unlock()
+			if fn != nil {
+				fn()
+			}
+		case gst.MessageLatency:
+			// Elements added to a live pipeline change its latency: let the
+			// pipeline recompute and redistribute it.
+			p.RecalculateLatency()
+		}
+	}
+}
