@@ -12,15 +12,15 @@
 // - waitForFrames(): polls a page's remote video until frames are decoded and rendered over time.
 
 const assert = require('node:assert/strict');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const readline = require('node:readline');
 const nodeTest = require('node:test');
 
-const DEFAULT_BIN = path.resolve(__dirname, '../../bin/miksilo');
+const lib = require('../lib/server');
+
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 // Restricts the server's ICE to 127.0.0.1 (flag of the WebRtcEndpoint).
 const LOOPBACK_FLAG = '-webrtc-loopback-only';
@@ -38,8 +38,6 @@ const CHROMIUM_ARGS = [
   '--use-fake-ui-for-media-stream',
   '--allow-loopback-in-peer-connection',
 ];
-const START_TIMEOUT_MS = 10000;
-const STOP_TIMEOUT_MS = 5000;
 const TAIL_LINES = 60;
 const MAX_LINE = 600;
 const KEEP_LINES = 2000;
@@ -62,44 +60,7 @@ function assertIsolatedNetwork() {
 // ---------------------------------------------------------------------------------------------
 // Server process
 
-class Server {
-  constructor(proc, logDir, logFile) {
-    this.proc = proc;
-    this.logDir = logDir;
-    this.logFile = logFile;
-    this.lines = [];
-    this.exit = null;
-    this.url = null;
-    this.keepLog = false;
-  }
-
-  record(line) {
-    this.lines.push(line);
-    if (this.lines.length > KEEP_LINES) this.lines.splice(0, this.lines.length - KEEP_LINES);
-  }
-
-  tail(n = TAIL_LINES) {
-    const lines = this.lines.slice(-n).map((l) => (l.length > MAX_LINE ? `${l.slice(0, MAX_LINE)}…` : l));
-    let s = `--- last ${lines.length} lines of the server log (${this.logFile}) ---\n${lines.join('\n')}\n--- end of server log ---`;
-    if (this.exit) s += `\n(server exited: code=${this.exit.code} signal=${this.exit.signal})`;
-    return s;
-  }
-
-  async stop() {
-    if (!this.exit) {
-      const exited = new Promise((resolve) => this.proc.once('exit', resolve));
-      this.proc.kill('SIGTERM');
-      const t = setTimeout(() => this.proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(t);
-    }
-    await new Promise((resolve) => this.logStream.end(resolve));
-    if (!this.keepLog) fs.rmSync(this.logDir, { recursive: true, force: true });
-    return this.exit;
-  }
-}
-
-const cleanups = new Set(); // synchronous last-resort cleanups (kill children) on exit and signals
+const cleanups = new Set(); // synchronous last-resort cleanups (Chromium profiles) on exit and signals
 let handlersInstalled = false;
 
 function installHandlers() {
@@ -118,68 +79,16 @@ function serverHelp(bin) {
   return `${r.stdout || ''}${r.stderr || ''}`;
 }
 
-// startServer starts bin/miksilo and resolves the Server once it logged
-// {"msg":"listening","addr":"127.0.0.1:PORT"}.
-function startServer({ bin = process.env.MIKSILO_BIN || DEFAULT_BIN, args = SERVER_ARGS, timeoutMs = START_TIMEOUT_MS } = {}) {
+// startServer starts bin/miksilo (test/lib/server.js, shared with the compat suite) and resolves the
+// Server once it listens. The binary must have the loopback-only ICE flag the suite relies on.
+function startServer({ bin = process.env.MIKSILO_BIN || lib.DEFAULT_BIN, args = SERVER_ARGS, timeoutMs } = {}) {
   bin = path.resolve(__dirname, bin);
-  if (!fs.existsSync(bin)) {
-    return Promise.reject(new Error(`server binary ${bin} not found: run 'make build' first (or set MIKSILO_BIN)`));
-  }
-  if (args.includes(LOOPBACK_FLAG) && !serverHelp(bin).includes(LOOPBACK_FLAG)) {
+  if (fs.existsSync(bin) && args.includes(LOOPBACK_FLAG) && !serverHelp(bin).includes(LOOPBACK_FLAG)) {
     return Promise.reject(new Error(`${bin} has no ${LOOPBACK_FLAG} flag (see '${bin} -help'): ` +
       'this build has no WebRtcEndpoint with loopback-only ICE, which the browser suite needs'));
   }
-  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'miksilo-browser-'));
-  const logFile = path.join(logDir, 'server.log');
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = new Server(proc, logDir, logFile);
-  server.logStream = fs.createWriteStream(logFile);
-  const kill = () => { if (!server.exit) proc.kill('SIGKILL'); };
-  cleanups.add(kill);
-  installHandlers();
-
-  return new Promise((resolve, reject) => {
-    let ready = false;
-    const timer = setTimeout(() => {
-      if (ready) return;
-      proc.kill('SIGKILL');
-      server.keepLog = true;
-      reject(new Error(`server did not log "listening" within ${timeoutMs} ms\n${server.tail()}`));
-    }, timeoutMs);
-
-    const onLine = (line) => {
-      server.logStream.write(line + '\n');
-      server.record(line);
-      if (ready) return;
-      let rec;
-      try { rec = JSON.parse(line); } catch { return; }
-      if (rec && rec.msg === 'listening' && typeof rec.addr === 'string') {
-        const m = /^127\.0\.0\.1:(\d+)$/.exec(rec.addr);
-        if (!m) return;
-        ready = true;
-        clearTimeout(timer);
-        server.addr = rec.addr;
-        server.url = `ws://${rec.addr}/kurento`;
-        resolve(server);
-      }
-    };
-    readline.createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', onLine);
-    readline.createInterface({ input: proc.stdout, crlfDelay: Infinity }).on('line', onLine);
-
-    proc.once('error', (err) => {
-      clearTimeout(timer);
-      server.exit = { code: null, signal: null, error: err };
-      reject(new Error(`cannot start ${bin}: ${err.message}`));
-    });
-    proc.once('exit', (code, signal) => {
-      server.exit = { code, signal };
-      cleanups.delete(kill);
-      if (!ready) {
-        clearTimeout(timer);
-        server.keepLog = true;
-        setImmediate(() => reject(new Error(`server exited before listening (code=${code} signal=${signal})\n${server.tail()}`)));
-      }
-    });
+  return lib.startServer({
+    bin, args, timeoutMs, logPrefix: 'miksilo-browser-', tailLines: TAIL_LINES, maxLine: MAX_LINE, keepLines: KEEP_LINES,
   });
 }
 
@@ -382,7 +291,7 @@ function useSuite({ server: withServer = true } = {}) {
     if (fx.server) {
       const exit = await fx.server.stop();
       if (fx.failed) process.stderr.write(`server log kept in ${fx.server.logFile}\n`);
-      if (exit && exit.signal === 'SIGKILL') process.stderr.write(`warning: server did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM\n`);
+      if (exit && exit.signal === 'SIGKILL') process.stderr.write(`warning: server did not exit within ${lib.STOP_TIMEOUT_MS} ms of SIGTERM\n`);
     }
   });
 

@@ -13,149 +13,28 @@
 // - RawClient: a plain WebSocket JSON-RPC client (npm ws) for frames kurento-client cannot produce.
 
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
 const net = require('node:net');
-const os = require('node:os');
-const path = require('node:path');
-const readline = require('node:readline');
 const nodeTest = require('node:test');
 
+const lib = require('../lib/server');
 const kurento = require('kurento-client');
 const WebSocket = require('ws');
 
-const DEFAULT_BIN = path.resolve(__dirname, '../../bin/miksilo');
 const SERVER_ARGS = ['-addr', '127.0.0.1:0', '-log-format', 'json', '-log-level', 'debug', '-gc-period', '3s'];
-const START_TIMEOUT_MS = 10000;
-const STOP_TIMEOUT_MS = 5000;
 const CALL_TIMEOUT_MS = 15000;
 const TAIL_LINES = 40;
 const MAX_LINE = 500;
 const KEEP_LINES = 400;
 
 // ---------------------------------------------------------------------------------------------
-// Server process
+// Server process (test/lib/server.js, shared with the browser suite)
 
-class Server {
-  constructor(proc, logDir, logFile) {
-    this.proc = proc;
-    this.logDir = logDir;
-    this.logFile = logFile;
-    this.lines = [];
-    this.exit = null; // {code, signal} once exited
-    this.url = null;
-    this.addr = null;
-    this.port = 0;
-    this.keepLog = false;
-  }
-
-  record(line) {
-    this.lines.push(line);
-    if (this.lines.length > KEEP_LINES) this.lines.splice(0, this.lines.length - KEEP_LINES);
-  }
-
-  // tail returns the last n lines of the server output (from memory; the full log is in logFile).
-  tail(n = TAIL_LINES) {
-    const lines = this.lines.slice(-n).map((l) => (l.length > MAX_LINE ? `${l.slice(0, MAX_LINE)}…` : l));
-    let s = `--- last ${lines.length} lines of the server log (${this.logFile}) ---\n${lines.join('\n')}\n--- end of server log ---`;
-    if (this.exit) s += `\n(server exited: code=${this.exit.code} signal=${this.exit.signal})`;
-    return s;
-  }
-
-  async stop() {
-    if (!this.exit) {
-      const exited = new Promise((resolve) => this.proc.once('exit', resolve));
-      this.proc.kill('SIGTERM');
-      const t = setTimeout(() => this.proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(t);
-    }
-    await new Promise((resolve) => this.logStream.end(resolve));
-    if (!this.keepLog) fs.rmSync(this.logDir, { recursive: true, force: true });
-    return this.exit;
-  }
-}
-
-const liveServers = new Set();
-let signalHandlersInstalled = false;
-
-// installSignalHandlers kills running servers when this process is interrupted or terminated (the
-// test runner sends SIGTERM to a test file that hangs), so no server is left behind.
-function installSignalHandlers() {
-  if (signalHandlersInstalled) return;
-  signalHandlersInstalled = true;
-  for (const sig of ['SIGINT', 'SIGTERM']) {
-    process.once(sig, () => {
-      for (const srv of liveServers) srv.proc.kill('SIGKILL');
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    });
-  }
-}
-
-// startServer starts the server binary and resolves (boxed: [server]) once it logged
-// {"msg":"listening","addr":"127.0.0.1:PORT"}.
-function startServer({ bin = process.env.MIKSILO_BIN || DEFAULT_BIN, args = SERVER_ARGS, timeoutMs = START_TIMEOUT_MS } = {}) {
-  bin = path.resolve(__dirname, bin);
-  if (!fs.existsSync(bin)) {
-    return Promise.reject(new Error(`server binary ${bin} not found: run 'make build' first (or set MIKSILO_BIN)`));
-  }
-  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'miksilo-compat-'));
-  const logFile = path.join(logDir, 'server.log');
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = new Server(proc, logDir, logFile);
-  server.logStream = fs.createWriteStream(logFile);
-  // Make sure the server never outlives this process, whatever happens to the tests.
-  const killOnExit = () => { if (!server.exit) proc.kill('SIGKILL'); };
-  process.once('exit', killOnExit);
-  liveServers.add(server);
-  installSignalHandlers();
-
-  return new Promise((resolve, reject) => {
-    let ready = false;
-    const timer = setTimeout(() => {
-      if (ready) return;
-      proc.kill('SIGKILL');
-      server.keepLog = true;
-      reject(new Error(`server did not log "listening" within ${timeoutMs} ms\n${server.tail()}`));
-    }, timeoutMs);
-
-    const onLine = (line) => {
-      server.logStream.write(line + '\n');
-      server.record(line);
-      if (ready) return;
-      let rec;
-      try { rec = JSON.parse(line); } catch { return; }
-      if (rec && rec.msg === 'listening' && typeof rec.addr === 'string') {
-        const m = /^127\.0\.0\.1:(\d+)$/.exec(rec.addr);
-        if (!m) return;
-        ready = true;
-        clearTimeout(timer);
-        server.addr = rec.addr;
-        server.port = Number(m[1]);
-        server.url = `ws://${rec.addr}/kurento`;
-        resolve([server]);
-      }
-    };
-    readline.createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', onLine);
-    readline.createInterface({ input: proc.stdout, crlfDelay: Infinity }).on('line', onLine);
-
-    proc.once('error', (err) => {
-      clearTimeout(timer);
-      server.exit = { code: null, signal: null, error: err };
-      reject(new Error(`cannot start ${bin}: ${err.message}`));
-    });
-    proc.once('exit', (code, signal) => {
-      server.exit = { code, signal };
-      process.removeListener('exit', killOnExit);
-      liveServers.delete(server);
-      if (!ready) {
-        clearTimeout(timer);
-        server.keepLog = true;
-        // Give readline a moment to flush the last lines before reporting.
-        setImmediate(() => reject(new Error(`server exited before listening (code=${code} signal=${signal})\n${server.tail()}`)));
-      }
-    });
+// startServer starts the server binary and resolves (boxed: [server]) once it listens.
+async function startServer({ bin, args = SERVER_ARGS, timeoutMs } = {}) {
+  const server = await lib.startServer({
+    bin, args, timeoutMs, logPrefix: 'miksilo-compat-', tailLines: TAIL_LINES, maxLine: MAX_LINE, keepLines: KEEP_LINES,
   });
+  return [server];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,7 +113,7 @@ function useServer() {
       if (fx.failed) process.stderr.write(`server log kept in ${fx.server.logFile}\n`);
       // A clean shutdown on SIGTERM is part of the contract: report anything else.
       if (exit && exit.signal === 'SIGKILL') {
-        process.stderr.write(`warning: server did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM\n`);
+        process.stderr.write(`warning: server did not exit within ${lib.STOP_TIMEOUT_MS} ms of SIGTERM\n`);
       }
     }
   });
