@@ -46,35 +46,94 @@ type Element struct {
 	outputs           map[padKey]*Output
 	inputs            map[padKey]*Input
 	forwards          atomic.Bool // some input feeds an output of this element
+	// routes, when set, lists the other elements whose outputs this
+	// element's inputs feed (a hub port routed inside its dispatcher).
+	// Set once before the element is shared; called with the graph lock
+	// held, and so must read only state that is written under it.
+	routes func() []*Element
 }
 
 func (e *Element) markForwarding() { e.forwards.Store(true) }
 
-// loopLocked reports whether media from src into sink would come back to
-// src through elements that forward their input to their output (a loop
-// that would never end). Called with the graph lock held.
-func loopLocked(src, sink *Element) bool {
-	if !src.forwards.Load() {
-		return false
+// setRoutes declares the element's forwarding edges to other elements
+// (see Element.routes). Called from Class.New, before the element is shared.
+func (e *Element) setRoutes(fn func() []*Element) { e.routes = fn }
+
+// fedLocked lists the elements whose outputs media entering e's inputs
+// leaves through: e itself when it forwards, and the targets of its routes.
+func (e *Element) fedLocked() []*Element {
+	var out []*Element
+	if e.forwards.Load() {
+		out = append(out, e)
 	}
+	if e.routes != nil {
+		out = append(out, e.routes()...)
+	}
+	return out
+}
+
+// reachLocked walks the media graph from the inputs of the given elements
+// (following connections, forwarding elements and hub routes) and reports
+// whether it reaches an input for which hit returns true. Called with the
+// graph lock held.
+func reachLocked(from []*Element, hit func(in *Element) bool) bool {
 	seen := map[*Element]bool{}
 	var reach func(e *Element) bool
 	reach = func(e *Element) bool {
-		if e == src {
-			return true
-		}
-		if seen[e] || !e.forwards.Load() {
+		if seen[e] {
 			return false
 		}
 		seen[e] = true
-		for _, c := range e.sinks {
-			if reach(c.Sink.Elem()) {
-				return true
+		if hit(e) {
+			return true
+		}
+		for _, out := range e.fedLocked() {
+			for _, c := range out.sinks {
+				if reach(c.Sink.Elem()) {
+					return true
+				}
 			}
 		}
 		return false
 	}
-	return reach(sink)
+	for _, e := range from {
+		if reach(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// loopLocked reports whether media from src into sink would come back to
+// src's output through elements that forward their input to an output
+// (their own, or a hub port's through a dispatcher route): a loop that
+// would never end. Called with the graph lock held.
+func loopLocked(src, sink *Element) bool {
+	if !src.forwards.Load() && src.routes == nil {
+		return false // nothing feeds src's output but src's own production
+	}
+	return reachLocked([]*Element{sink}, func(in *Element) bool {
+		for _, out := range in.fedLocked() {
+			if out == src {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// routeLoopLocked reports whether a route from the inputs of from to the
+// outputs of each of to would make media circle: whether what leaves one
+// of to's outputs can come back to from's inputs. Called with the graph
+// lock held.
+func routeLoopLocked(from *Element, to []*Element) bool {
+	var next []*Element
+	for _, t := range to {
+		for _, c := range t.sinks {
+			next = append(next, c.Sink.Elem())
+		}
+	}
+	return reachLocked(next, func(in *Element) bool { return in == from })
 }
 
 // Default bitrates of Kurento's encoders (bps).

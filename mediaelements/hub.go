@@ -1,7 +1,5 @@
 package mediaelements
 
-import "sync"
-
 // Hub is any object of class Hub or below (Composite, Dispatcher, …).
 type Hub interface {
 	Object
@@ -88,35 +86,24 @@ func hubPortClass() *Class {
 	}
 }
 
-// Dispatcher routes media between arbitrary pairs of its ports.
+// Dispatcher routes media between arbitrary pairs of its ports: what
+// enters a source port leaves through the ports routed from it (see router).
 type Dispatcher struct {
 	HubBase
-	mu     sync.Mutex
-	routes map[*HubPort]*HubPort // sink port → source port
+	r *router
 }
 
 // SourceFor returns the port whose media a port receives, if any.
 func (d *Dispatcher) SourceFor(sink *HubPort) (*HubPort, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	s, ok := d.routes[sink]
-	return s, ok
+	s := d.r.sourceOf(sink)
+	return s, s != nil
 }
 
-// PortAdded implements PortObserver.
-func (d *Dispatcher) PortAdded(*HubPort) {}
+// PortAdded wires the port's media to the dispatcher's routes.
+func (d *Dispatcher) PortAdded(p *HubPort) { d.r.add(p) }
 
 // PortRemoved drops every route from or to the port.
-func (d *Dispatcher) PortRemoved(p *HubPort) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.routes, p)
-	for k, src := range d.routes {
-		if src == p {
-			delete(d.routes, k)
-		}
-	}
-}
+func (d *Dispatcher) PortRemoved(p *HubPort) { d.r.remove(p) }
 
 func ownPort(h Hub, name string, o Object) (*HubPort, error) {
 	p, ok := o.(*HubPort)
@@ -143,8 +130,9 @@ func DispatcherClass() *Class {
 		Doc:         "A Hub that allows routing between arbitrary port pairs.",
 		Constructor: []Param{{Name: "mediaPipeline", Type: "MediaPipeline", Doc: "the parent MediaPipeline"}},
 		New: func(_ *Call, in ObjectInit, _ Args) (Object, error) {
-			d := &Dispatcher{routes: map[*HubPort]*HubPort{}}
+			d := &Dispatcher{}
 			d.Init(in)
+			d.r = newRouter(&d.HubBase)
 			return d, nil
 		},
 		Methods: []Method{
@@ -159,14 +147,9 @@ func DispatcherClass() *Class {
 					if err != nil {
 						return nil, err
 					}
-					d.mu.Lock()
-					defer d.mu.Unlock()
-					// Checked under the hub's lock: PortRemoved takes it
-					// after the port is marked released.
-					if err := alive(src, sink); err != nil {
+					if err := d.r.connect(src, sink); err != nil {
 						return nil, err
 					}
-					d.routes[sink] = src
 					d.Logger().Debug("route", "source", src.id, "sink", sink.id)
 					return nil, nil
 				})},
@@ -177,28 +160,20 @@ func DispatcherClass() *Class {
 // DispatcherOneToMany sends one source port's media to all its other ports.
 type DispatcherOneToMany struct {
 	HubBase
-	mu     sync.Mutex
-	source *HubPort
+	r *router
 }
 
 // Source returns the current source port, if any.
 func (d *DispatcherOneToMany) Source() (*HubPort, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.source, d.source != nil
+	s := d.r.source()
+	return s, s != nil
 }
 
-// PortAdded implements PortObserver.
-func (d *DispatcherOneToMany) PortAdded(*HubPort) {}
+// PortAdded wires the port's media; it receives the source's, if one is set.
+func (d *DispatcherOneToMany) PortAdded(p *HubPort) { d.r.add(p) }
 
 // PortRemoved clears the source when its port goes.
-func (d *DispatcherOneToMany) PortRemoved(p *HubPort) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.source == p {
-		d.source = nil
-	}
-}
+func (d *DispatcherOneToMany) PortRemoved(p *HubPort) { d.r.remove(p) }
 
 // DispatcherOneToManyClass is Kurento's DispatcherOneToMany.
 func DispatcherOneToManyClass() *Class {
@@ -209,6 +184,7 @@ func DispatcherOneToManyClass() *Class {
 		New: func(_ *Call, in ObjectInit, _ Args) (Object, error) {
 			d := &DispatcherOneToMany{}
 			d.Init(in)
+			d.r = newRouter(&d.HubBase)
 			return d, nil
 		},
 		Methods: []Method{
@@ -219,19 +195,15 @@ func DispatcherOneToManyClass() *Class {
 					if err != nil {
 						return nil, err
 					}
-					d.mu.Lock()
-					defer d.mu.Unlock()
-					if err := alive(src); err != nil {
+					if err := d.r.setAll(src); err != nil {
 						return nil, err
 					}
-					d.source = src
+					d.Logger().Debug("source", "port", src.id)
 					return nil, nil
 				})},
 			{Name: "removeSource", Doc: "Removes the source port; the other ports receive nothing until a new source is set.",
 				Call: Do(func(_ *Call, d *DispatcherOneToMany, _ Args) (any, error) {
-					d.mu.Lock()
-					d.source = nil
-					d.mu.Unlock()
+					d.r.clearAll()
 					return nil, nil
 				})},
 		},

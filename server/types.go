@@ -26,6 +26,8 @@ func webrtcSettings(c config.WebRTCConfig, log *slog.Logger) webrtcendpoint.Sett
 		UDPPortMin:   uint16(c.UDPPortMin),
 		UDPPortMax:   uint16(c.UDPPortMax),
 		UDPMuxPort:   c.UDPMuxPort,
+		TCPPort:      c.TCPPort,
+		DSCP:         c.QoSDSCP,
 		NAT1To1IPs:   c.NAT1To1List(),
 		STUNServer:   c.STUNServer,
 		TURNURL:      c.TURNURL,

@@ -40,6 +40,8 @@ type WebRTCConfig struct {
 	UDPPortMin   int    `yaml:"udp_port_min"`  // 0/0: any port
 	UDPPortMax   int    `yaml:"udp_port_max"`  //
 	UDPMuxPort   int    `yaml:"udp_mux_port"`  // 0: off
+	TCPPort      int    `yaml:"tcp_port"`      // ICE-TCP; 0: off
+	QoSDSCP      string `yaml:"qos_dscp"`      // DSCPValue name; "" or NO_DSCP: none
 	NAT1To1IPs   string `yaml:"nat1to1_ips"`   // comma-separated
 	STUNServer   string `yaml:"stun_server"`   // host[:port]
 	TURNURL      string `yaml:"turn_url"`      // user:password@host:port[?transport=…]

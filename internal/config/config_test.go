@@ -246,6 +246,10 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"addr (-addr, MIKSILO_ADDR)", "not host:port"}},
 		{name: "flag: negative ttl", args: []string{"-request-cache-ttl", "-1s"},
 			want: []string{"sessions.request_cache_ttl", "negative"}},
+		{name: "flag: unknown DSCP value", args: []string{"-webrtc-qos-dscp", "ef"},
+			want: []string{"webrtc.qos_dscp", `"ef" is not one of`}},
+		{name: "env: ICE-TCP port out of range", env: map[string]string{"MIKSILO_WEBRTC_TCP_PORT": "70000"},
+			want: []string{"webrtc.tcp_port", "port"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -492,6 +496,8 @@ func TestSettingsMatchConfig(t *testing.T) {
 			sample = "192.0.2.1"
 		case s.key == "webrtc.turn_url":
 			sample = "user:pass@192.0.2.2:3478"
+		case s.key == "webrtc.qos_dscp":
+			sample = "EF"
 		case strings.Contains(typ, "|"): // an enum: not its default
 			sample = strings.Split(typ, "|")[1]
 		case typ == "int":

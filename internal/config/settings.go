@@ -93,6 +93,16 @@ func settings() []setting {
 			bind: intField(func(c *Config) *int { return &c.WebRTC.UDPMuxPort }, 0, port),
 		},
 		{
+			key: "webrtc.tcp_port", env: "MIKSILO_WEBRTC_TCP_PORT", flag: "webrtc-tcp-port",
+			doc:  "accept ICE-TCP on this one TCP port for every WebRTC endpoint (passive candidates; endpoints with `iceTcp` false gather none); 0 = off",
+			bind: intField(func(c *Config) *int { return &c.WebRTC.TCPPort }, 0, port),
+		},
+		{
+			key: "webrtc.qos_dscp", env: "MIKSILO_WEBRTC_QOS_DSCP", flag: "webrtc-qos-dscp", typ: "DSCPValue",
+			doc:  "DSCP marking (a Kurento DSCPValue name, e.g. EF, AF41) of what endpoints created with `qosDscp` NO_VALUE send, and of the shared UDP mux and ICE-TCP sockets; empty or NO_DSCP = none",
+			bind: stringField(func(c *Config) *string { return &c.WebRTC.QoSDSCP }, "", dscpValue),
+		},
+		{
 			key: "webrtc.nat1to1_ips", env: "MIKSILO_WEBRTC_NAT1TO1_IPS", flag: "webrtc-nat1to1-ips", typ: "IP[,IP...]",
 			doc:  "public IPs of a 1:1 NAT, comma-separated: host ICE candidates carry them instead of the local addresses",
 			bind: stringField(func(c *Config) *string { return &c.WebRTC.NAT1To1IPs }, "", ipList),
@@ -109,7 +119,7 @@ func settings() []setting {
 		},
 		{
 			key: "webrtc.loopback_only", env: "MIKSILO_WEBRTC_LOOPBACK_ONLY", flag: "webrtc-loopback-only",
-			doc:  "gather only 127.0.0.1 UDP candidates, without mDNS (tests on one machine)",
+			doc:  "gather only 127.0.0.1 candidates (UDP, and TCP with `webrtc.tcp_port`), without mDNS (tests on one machine)",
 			bind: boolField(func(c *Config) *bool { return &c.WebRTC.LoopbackOnly }, false),
 		},
 		{
@@ -118,6 +128,15 @@ func settings() []setting {
 			bind: durationField(func(c *Config) *time.Duration { return &c.Shutdown.Timeout }, 10*time.Second, nonNegative[time.Duration]),
 		},
 	}
+}
+
+// DSCPValues are the names of Kurento's DSCPValue enum (webrtc.qos_dscp).
+var DSCPValues = []string{
+	"NO_DSCP", "NO_VALUE", "AUDIO_VERYLOW", "AUDIO_LOW", "AUDIO_MEDIUM", "AUDIO_HIGH", "VIDEO_VERYLOW", "VIDEO_LOW",
+	"VIDEO_MEDIUM", "VIDEO_MEDIUM_THROUGHPUT", "VIDEO_HIGH", "VIDEO_HIGH_THROUGHPUT", "DATA_VERYLOW", "DATA_LOW",
+	"DATA_MEDIUM", "DATA_HIGH", "CHROME_HIGH", "CHROME_MEDIUM", "CHROME_LOW", "CHROME_VERYLOW", "CS0", "CS1", "CS2",
+	"CS3", "CS4", "CS5", "CS6", "CS7", "AF11", "AF12", "AF13", "AF21", "AF22", "AF23", "AF31", "AF32", "AF33", "AF41",
+	"AF42", "AF43", "EF", "VOICEADMIT", "LE",
 }
 
 // The -config flag and MIKSILO_CONFIG name the YAML file; they are not
@@ -305,6 +324,14 @@ func oneOf(allowed ...string) func(string) error {
 		}
 		return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
 	}
+}
+
+// dscpValue checks webrtc.qos_dscp: empty (none) or a DSCPValue name.
+func dscpValue(v string) error {
+	if v == "" {
+		return nil
+	}
+	return oneOf(DSCPValues...)(v)
 }
 
 func hostPort(v string) error {

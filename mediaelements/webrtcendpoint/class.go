@@ -57,7 +57,7 @@ func Class(s Settings) *me.Class {
 			{Name: "sendonly", Type: "boolean", Optional: true, Default: false, Doc: "only send media to the remote peer"},
 			{Name: "useDataChannels", Type: "boolean", Optional: true, Default: false, Doc: "negotiate data channels"},
 			{Name: "certificateKeyType", Type: "CertificateKeyType", Optional: true, Default: "RSA", Doc: "key type of the DTLS certificate"},
-			{Name: "qosDscp", Type: "DSCPValue", Optional: true, Default: "NO_VALUE", Doc: "DSCP value of outgoing packets (accepted, not applied: pion has no DSCP setting)"},
+			{Name: "qosDscp", Type: "DSCPValue", Optional: true, Default: "NO_VALUE", Doc: "DSCP value of outgoing packets (NO_VALUE: the server's webrtc.qos_dscp; NO_DSCP: none). With webrtc.udp_mux_port set, media leaves through the shared mux socket, which carries the server's value only; see docs/webrtc.md"},
 		},
 		New: func(_ *me.Call, in me.ObjectInit, a me.Args) (me.Object, error) {
 			opts := ctorOptions{recvonly: a.Bool("recvonly"), sendonly: a.Bool("sendonly"), useDataChannels: a.Bool("useDataChannels"),
@@ -101,7 +101,7 @@ func Class(s Settings) *me.Class {
 				func(p *netProps) *string { return &p.externalIPv6 }, ipCheck(false)),
 			str("networkInterfaces", "Comma-separated names of the network interfaces used for ICE (all when empty). Takes effect at the next negotiation.",
 				func(p *netProps) *string { return &p.interfaces }, nil),
-			{Name: "iceTcp", Type: "boolean", Access: me.ReadWrite, Doc: "ICE-TCP candidate gathering. Stored only: Miksilo gathers UDP candidates (use TURN over TCP/TLS for TCP-only networks).",
+			{Name: "iceTcp", Type: "boolean", Access: me.ReadWrite, Doc: "ICE-TCP candidate gathering (default true): passive TCP host candidates on the server's webrtc.tcp_port (none when it is 0). Set it before generateOffer/processOffer, which start gathering.",
 				Get: me.Get(func(e *Endpoint) any {
 					e.mu.Lock()
 					defer e.mu.Unlock()
@@ -202,12 +202,7 @@ func types() []*me.ComplexType {
 		reg("DtlsConnection", "The DTLS state of a stream component.",
 			f("streamId", "String"), f("componentId", "String"), f("connectionId", "String"), f("state", "DtlsConnectionState")),
 		enum("CertificateKeyType", "Key type of the DTLS certificate.", "RSA", "ECDSA"),
-		enum("DSCPValue", "DSCP value for the outgoing packets.",
-			"NO_DSCP", "NO_VALUE", "AUDIO_VERYLOW", "AUDIO_LOW", "AUDIO_MEDIUM", "AUDIO_HIGH", "VIDEO_VERYLOW", "VIDEO_LOW",
-			"VIDEO_MEDIUM", "VIDEO_MEDIUM_THROUGHPUT", "VIDEO_HIGH", "VIDEO_HIGH_THROUGHPUT", "DATA_VERYLOW", "DATA_LOW",
-			"DATA_MEDIUM", "DATA_HIGH", "CHROME_HIGH", "CHROME_MEDIUM", "CHROME_LOW", "CHROME_VERYLOW", "CS0", "CS1", "CS2",
-			"CS3", "CS4", "CS5", "CS6", "CS7", "AF11", "AF12", "AF13", "AF21", "AF22", "AF23", "AF31", "AF32", "AF33", "AF41",
-			"AF42", "AF43", "EF", "VOICEADMIT", "LE"),
+		enum("DSCPValue", "DSCP value for the outgoing packets.", DSCPNames...),
 	}
 }
 

@@ -116,7 +116,7 @@ func newEndpoint(eng *engine, in me.ObjectInit, opts ctorOptions) *Endpoint {
 		inputs: map[me.MediaType]bool{}, outputs: map[me.MediaType]bool{}}
 	e.InitRTPEndpoint(in)
 	host, port := splitSTUN(eng.s.STUNServer)
-	e.props = netProps{stunHost: host, stunPort: port, turnURL: eng.s.TURNURL}
+	e.props = netProps{stunHost: host, stunPort: port, turnURL: eng.s.TURNURL, iceTCP: true}
 	if opts.useDataChannels {
 		e.Elem().Input(me.Data, "default").SetHandler(e.relayData)
 	}
@@ -181,7 +181,8 @@ func (e *Endpoint) ensurePC() (*webrtc.PeerConnection, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := e.eng.acquire(overrides{externalIPv4: p.externalIPv4, externalIPv6: p.externalIPv6, interfaces: p.interfaces})
+	api, err := e.eng.acquire(overrides{externalIPv4: p.externalIPv4, externalIPv6: p.externalIPv6, interfaces: p.interfaces,
+		noTCP: !p.iceTCP, dscp: e.eng.endpointDSCP(e.opts.dscp)})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -24,9 +25,12 @@ import (
 
 // engine is the pion side shared by every WebRtcEndpoint of a server: one
 // webrtc.API (codecs, interceptors, network settings), the single-port UDP
-// mux and the DTLS certificates. It exists while endpoints do: the first
-// endpoint builds it, the last one released closes the mux socket, so a
-// registry that never creates an endpoint (docs, tests) opens nothing.
+// mux, the ICE-TCP listener and the DTLS certificates. It exists while
+// endpoints do: the first endpoint builds it, the last one released closes
+// the shared sockets, so a registry that never creates an endpoint (docs,
+// tests) opens nothing. Endpoints whose network properties differ from the
+// server's (externalIPv4/6, networkInterfaces, iceTcp=false, their own
+// qosDscp) get an API of their own over the same shared sockets.
 type engine struct {
 	s   Settings
 	log *slog.Logger
@@ -36,11 +40,12 @@ type engine struct {
 	pcMu    sync.Mutex
 	handoff stats.Getter
 
-	mu    sync.Mutex
-	refs  int
-	api   *webrtc.API
-	mux   ice.UDPMux
-	certs map[string]webrtc.Certificate // by CertificateKeyType; kept across generations
+	mu     sync.Mutex
+	refs   int
+	api    *webrtc.API
+	mux    ice.UDPMux
+	tcpMux ice.TCPMux
+	certs  map[string]webrtc.Certificate // by CertificateKeyType; kept across generations
 }
 
 func newEngine(s Settings) *engine {
@@ -55,37 +60,43 @@ func newEngine(s Settings) *engine {
 type overrides struct {
 	externalIPv4, externalIPv6 string
 	interfaces                 string // comma-separated names; "" = all
+	noTCP                      bool   // iceTcp=false: no ICE-TCP candidates
+	dscp                       string // DSCPValue name; "" = the server's webrtc.qos_dscp
 }
 
 func (o overrides) zero() bool { return o == overrides{} }
+
+// endpointDSCP is the overrides.dscp of an endpoint created with qosDscp:
+// "" when it marks like the server does (NO_VALUE, or the same code point),
+// so that it shares the server's API.
+func (g *engine) endpointDSCP(qos string) string {
+	if qos == "" || qos == "NO_VALUE" {
+		return ""
+	}
+	own, ownOK := DSCPCode(qos)
+	srv, srvOK := DSCPCode(g.s.DSCP)
+	if own == srv && ownOK == srvOK {
+		return ""
+	}
+	return qos
+}
 
 // acquire returns an API for an endpoint with the given overrides and
 // takes a reference on the shared resources; release gives it back.
 func (g *engine) acquire(o overrides) (*webrtc.API, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.refs == 0 && g.s.UDPMuxPort != 0 {
-		host := ""
-		if g.s.LoopbackOnly {
-			host = "127.0.0.1"
+	if g.refs == 0 {
+		if err := g.openShared(); err != nil {
+			return nil, err
 		}
-		network := "udp"
-		if g.s.LoopbackOnly {
-			network = "udp4"
-		}
-		conn, err := net.ListenPacket(network, net.JoinHostPort(host, fmt.Sprint(g.s.UDPMuxPort)))
-		if err != nil {
-			return nil, fmt.Errorf("webrtc.udp_mux_port: %w", err)
-		}
-		g.mux = webrtc.NewICEUDPMux(pionLogger{g.log}.NewLogger("udpmux"), conn)
 	}
 	api := g.api
 	if api == nil || !o.zero() {
 		var err error
 		if api, err = g.newAPI(o); err != nil {
-			if g.refs == 0 && g.mux != nil {
-				_ = g.mux.Close()
-				g.mux = nil
+			if g.refs == 0 {
+				g.closeShared()
 			}
 			return nil, err
 		}
@@ -97,6 +108,54 @@ func (g *engine) acquire(o overrides) (*webrtc.API, error) {
 	return api, nil
 }
 
+// openShared opens the sockets every endpoint shares: the single-port UDP
+// mux and the ICE-TCP listener, when configured. They carry the server's
+// DSCP (webrtc.qos_dscp), if any. Called with mu held.
+func (g *engine) openShared() error {
+	host, udp, tcp := "", "udp", "tcp"
+	if g.s.LoopbackOnly {
+		host, udp, tcp = "127.0.0.1", "udp4", "tcp4"
+	}
+	code, marked := DSCPCode(g.s.DSCP)
+	if g.s.UDPMuxPort != 0 {
+		conn, err := net.ListenPacket(udp, net.JoinHostPort(host, fmt.Sprint(g.s.UDPMuxPort)))
+		if err != nil {
+			return fmt.Errorf("webrtc.udp_mux_port: %w", err)
+		}
+		if sc, ok := conn.(syscall.Conn); ok && marked {
+			if err := setTOS(sc, code<<2); err != nil {
+				g.log.Warn("cannot set DSCP on the UDP mux socket", "err", err)
+			}
+		}
+		g.mux = webrtc.NewICEUDPMux(pionLogger{g.log}.NewLogger("udpmux"), conn)
+	}
+	if g.s.TCPPort != 0 {
+		ln, err := net.Listen(tcp, net.JoinHostPort(host, fmt.Sprint(g.s.TCPPort)))
+		if err != nil {
+			g.closeShared()
+			return fmt.Errorf("webrtc.tcp_port: %w", err)
+		}
+		if marked {
+			ln = markingListener{Listener: ln, tos: code << 2}
+		}
+		g.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, Logger: pionLogger{g.log}.NewLogger("tcpmux"),
+			ReadBufferSize: 128, WriteBufferSize: 4 << 20})
+	}
+	return nil
+}
+
+// closeShared closes the shared sockets. Called with mu held.
+func (g *engine) closeShared() {
+	if g.mux != nil {
+		_ = g.mux.Close()
+		g.mux = nil
+	}
+	if g.tcpMux != nil {
+		_ = g.tcpMux.Close() // closes the listener
+		g.tcpMux = nil
+	}
+}
+
 func (g *engine) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -105,10 +164,7 @@ func (g *engine) release() {
 		return
 	}
 	g.api = nil
-	if g.mux != nil {
-		_ = g.mux.Close()
-		g.mux = nil
-	}
+	g.closeShared()
 }
 
 // certificate returns a DTLS certificate of the key type (RSA or ECDSA),
@@ -220,7 +276,14 @@ func (g *engine) newAPI(o overrides) (*webrtc.API, error) {
 
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger{g.log}}
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	tcp := g.tcpMux != nil && !o.noTCP
+	if tcp {
+		// Passive ICE-TCP host candidates on the shared port; the remote
+		// side connects (browsers do when UDP fails).
+		se.SetICETCPMux(g.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
 	switch {
 	case g.mux != nil:
 		se.SetICEUDPMux(g.mux)
@@ -233,7 +296,22 @@ func (g *engine) newAPI(o overrides) (*webrtc.API, error) {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+		if tcp {
+			networks = append(networks, webrtc.NetworkTypeTCP4)
+		}
+	}
+	se.SetNetworkTypes(networks)
+	dscp := g.s.DSCP
+	if o.dscp != "" {
+		dscp = o.dscp
+	}
+	if code, ok := DSCPCode(dscp); ok {
+		n, err := newMarkingNet(code, g.log)
+		if err != nil {
+			return nil, err
+		}
+		se.SetNet(n)
 	}
 	if o.interfaces != "" {
 		names := map[string]bool{}
@@ -271,11 +349,11 @@ func rewriteRules(nat []string, o overrides) []webrtc.ICEAddressRewriteRule {
 	var rules []webrtc.ICEAddressRewriteRule
 	if len(v4) > 0 {
 		rules = append(rules, webrtc.ICEAddressRewriteRule{External: v4, AsCandidateType: webrtc.ICECandidateTypeHost,
-			Mode: webrtc.ICEAddressRewriteReplace, Networks: []webrtc.NetworkType{webrtc.NetworkTypeUDP4}})
+			Mode: webrtc.ICEAddressRewriteReplace, Networks: []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4}})
 	}
 	if len(v6) > 0 {
 		rules = append(rules, webrtc.ICEAddressRewriteRule{External: v6, AsCandidateType: webrtc.ICECandidateTypeHost,
-			Mode: webrtc.ICEAddressRewriteReplace, Networks: []webrtc.NetworkType{webrtc.NetworkTypeUDP6}})
+			Mode: webrtc.ICEAddressRewriteReplace, Networks: []webrtc.NetworkType{webrtc.NetworkTypeUDP6, webrtc.NetworkTypeTCP6}})
 	}
 	return rules
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,7 +143,13 @@ const session = "S"
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	reg := me.NewRegistry(me.PassThroughClass(), Class(Settings{LoopbackOnly: true}))
+	return newEnvWith(t, Settings{LoopbackOnly: true})
+}
+
+// newEnvWith is newEnv with other server settings (and the dispatchers).
+func newEnvWith(t *testing.T, s Settings) *env {
+	t.Helper()
+	reg := me.NewRegistry(me.PassThroughClass(), me.DispatcherClass(), me.DispatcherOneToManyClass(), Class(s))
 	st := me.NewStore(me.Options{Registry: reg, FlowTimeout: 500 * time.Millisecond})
 	e := &env{t: t, store: st, sink: newSink()}
 	st.SetEventSink(e.sink)
@@ -221,6 +228,7 @@ type peer struct {
 	pc *webrtc.PeerConnection
 
 	video, audio *webrtc.TrackLocalStaticRTP
+	tag          byte // when not 0, appended to every VP8 payload sent (who sent it)
 	stop         chan struct{}
 	wg           sync.WaitGroup
 	keyframeReq  atomic.Bool
@@ -237,6 +245,15 @@ type rxStats struct {
 	packets   int
 	keyframes []time.Time
 	codec     string
+	log       []rxPacket // VP8 only
+}
+
+// rxPacket is one received VP8 packet.
+type rxPacket struct {
+	ssrc uint32
+	seq  uint16
+	tag  byte // last payload byte (the sender's tag)
+	key  bool
 }
 
 func loopbackSettings() webrtc.SettingEngine {
@@ -250,6 +267,12 @@ func loopbackSettings() webrtc.SettingEngine {
 
 func newPeer(t *testing.T) *peer {
 	t.Helper()
+	return newPeerWith(t, loopbackSettings())
+}
+
+// newPeerWith is newPeer with other network settings.
+func newPeerWith(t *testing.T, se webrtc.SettingEngine) *peer {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -258,7 +281,7 @@ func newPeer(t *testing.T) *peer {
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		t.Fatal(err)
 	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(loopbackSettings()))
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -380,6 +403,9 @@ func (p *peer) send() {
 				if p.keyframeReq.Swap(false) {
 					payload = vp8Key
 				}
+				if p.tag != 0 {
+					payload = append(slices.Clone(payload), p.tag)
+				}
 				vseq++
 				vts += 3000
 				_ = p.video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: vseq, Timestamp: vts}, Payload: payload})
@@ -416,8 +442,16 @@ func (p *peer) receive(tr *webrtc.TrackRemote) {
 			p.rx[mime] = s
 		}
 		s.packets++
-		if strings.EqualFold(mime, webrtc.MimeTypeVP8) && isVP8Keyframe(pkt.Payload) {
-			s.keyframes = append(s.keyframes, now)
+		if strings.EqualFold(mime, webrtc.MimeTypeVP8) {
+			key := isVP8Keyframe(pkt.Payload)
+			if key {
+				s.keyframes = append(s.keyframes, now)
+			}
+			var tag byte
+			if n := len(pkt.Payload); n > 0 {
+				tag = pkt.Payload[n-1]
+			}
+			s.log = append(s.log, rxPacket{ssrc: pkt.SSRC, seq: pkt.SequenceNumber, tag: tag, key: key})
 		}
 		close(p.rxNotify)
 		p.rxNotify = make(chan struct{})

@@ -22,13 +22,22 @@ type Settings struct {
 	UDPPortMin, UDPPortMax uint16
 	// UDPMuxPort, when not 0, serves every endpoint on this one UDP port.
 	UDPMuxPort int
+	// TCPPort, when not 0, accepts ICE-TCP for every endpoint on this one
+	// TCP port (passive host candidates); endpoints with iceTcp=false
+	// gather none.
+	TCPPort int
+	// DSCP is the DSCPValue name marking what endpoints created with
+	// qosDscp=NO_VALUE send, and everything sent from the shared sockets
+	// (UDP mux, ICE-TCP); "" or NO_DSCP = no marking.
+	DSCP string
 	// NAT1To1IPs replace the local addresses in host candidates (1:1 NAT).
 	NAT1To1IPs []string
 	// STUNServer is host[:port]; endpoints may override it.
 	STUNServer string
 	// TURNURL is in Kurento's format user:password@host:port[?transport=udp|tcp|tls].
 	TURNURL string
-	// LoopbackOnly gathers only 127.0.0.1 UDP candidates, without mDNS (tests).
+	// LoopbackOnly gathers only 127.0.0.1 candidates (UDP, and TCP with
+	// TCPPort), without mDNS (tests).
 	LoopbackOnly bool
 	// Logger receives pion's own log lines (at Debug, errors at Warn).
 	Logger *slog.Logger
