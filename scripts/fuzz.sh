@@ -10,6 +10,7 @@ TARGETS=(
 	"./rpc FuzzDecodeRequest"
 	"./mediaelements FuzzArgs"
 	"./mediaelements/webrtcendpoint FuzzInspectSDP"
+	"./internal/opus FuzzValidOpus"
 )
 
 if [[ $# -ne 1 || -z "$1" ]]; then

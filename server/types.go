@@ -3,6 +3,7 @@ package server
 import (
 	"log/slog"
 
+	"github.com/miksilo/miksilo/composite"
 	"github.com/miksilo/miksilo/internal/config"
 	"github.com/miksilo/miksilo/mediaelements"
 	"github.com/miksilo/miksilo/mediaelements/webrtcendpoint"
@@ -17,6 +18,7 @@ func Registry(cfg config.Config, log *slog.Logger) *mediaelements.Registry {
 		mediaelements.DispatcherClass(),
 		mediaelements.DispatcherOneToManyClass(),
 		webrtcendpoint.Class(webrtcSettings(cfg.WebRTC, log)),
+		composite.Class(log),
 	)
 }
 

@@ -1,0 +1,476 @@
+// Package composite is Kurento's Composite hub on GStreamer: every port's
+// video is decoded and placed on one canvas, every port's audio is mixed,
+// and the result is encoded once and sent out of every HubPort (see
+// docs/composite.md).
+package composite
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gogst "github.com/go-gst/go-gst/gst"
+	"github.com/pion/rtp"
+
+	"github.com/miksilo/miksilo/composite/internal/audiomix"
+	"github.com/miksilo/miksilo/internal/gst"
+	me "github.com/miksilo/miksilo/mediaelements"
+)
+
+// Settings are a Composite's construction parameters.
+type Settings struct {
+	Width, Height int // canvas, pixels (Kurento default 800×600)
+	Framerate     int // output frames per second (Kurento default 15)
+	Codec         string
+	Bitrate       int           // output bits per second
+	Background    string        // "#RRGGBB"
+	InputTimeout  time.Duration // no packets for this long: the input leaves the layout
+	Log           *slog.Logger
+
+	background uint32
+	// extraElements are factories required on top of the usual ones
+	// (tests use it to simulate a missing plugin).
+	extraElements []string
+}
+
+// Defaults of the constructor parameters.
+const (
+	DefaultWidth        = 800
+	DefaultHeight       = 600
+	DefaultFramerate    = 15
+	DefaultBitrate      = 1_000_000
+	DefaultBackground   = "#000000"
+	DefaultInputTimeout = time.Second
+)
+
+// Validate fills defaults and checks ranges.
+func (s *Settings) Validate() error {
+	if s.Width == 0 {
+		s.Width = DefaultWidth
+	}
+	if s.Height == 0 {
+		s.Height = DefaultHeight
+	}
+	if s.Framerate == 0 {
+		s.Framerate = DefaultFramerate
+	}
+	if s.Bitrate == 0 {
+		s.Bitrate = DefaultBitrate
+	}
+	if s.Codec == "" {
+		s.Codec = CodecVP8
+	}
+	if s.Background == "" {
+		s.Background = DefaultBackground
+	}
+	if s.InputTimeout == 0 {
+		s.InputTimeout = DefaultInputTimeout
+	}
+	switch {
+	case s.Width < 16 || s.Width > 7680 || s.Width%2 != 0:
+		return me.NewError(me.CodeIllegalParam, "width must be an even number of pixels from 16 to 7680, not %d", s.Width)
+	case s.Height < 16 || s.Height > 4320 || s.Height%2 != 0:
+		return me.NewError(me.CodeIllegalParam, "height must be an even number of pixels from 16 to 4320, not %d", s.Height)
+	case s.Framerate < 1 || s.Framerate > 60:
+		return me.NewError(me.CodeIllegalParam, "framerate must be from 1 to 60, not %d", s.Framerate)
+	case s.Bitrate < 10_000 || s.Bitrate > 50_000_000:
+		return me.NewError(me.CodeIllegalParam, "bitrate must be from 10000 to 50000000 bps, not %d", s.Bitrate)
+	case s.InputTimeout < 50*time.Millisecond || s.InputTimeout > time.Minute:
+		return me.NewError(me.CodeIllegalParam, "inputTimeout must be from 50 to 60000 ms, not %d", s.InputTimeout.Milliseconds())
+	}
+	switch c := strings.ToUpper(s.Codec); c {
+	case CodecVP8, CodecH264:
+		s.Codec = c
+	default:
+		return me.NewError(me.CodeIllegalParam, "codec must be VP8 or H264, not %q", s.Codec)
+	}
+	bg, err := parseColour(s.Background)
+	if err != nil {
+		return me.NewError(me.CodeIllegalParam, "background: %v", err)
+	}
+	s.background = bg
+	return nil
+}
+
+func parseColour(s string) (uint32, error) {
+	h, ok := strings.CutPrefix(s, "#")
+	if !ok || len(h) != 6 {
+		return 0, fmt.Errorf("%q is not a colour #RRGGBB", s)
+	}
+	v, err := strconv.ParseUint(h, 16, 32)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a colour #RRGGBB", s)
+	}
+	return uint32(v), nil
+}
+
+// Codecs of the ports' pads.
+var (
+	vp8Codec  = me.Codec{MimeType: "video/VP8", ClockRate: 90000, PayloadType: PayloadVP8}
+	h264Codec = me.Codec{MimeType: "video/H264", ClockRate: 90000, PayloadType: PayloadH264,
+		Fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
+	opusCodec = me.Codec{MimeType: "audio/opus", ClockRate: 48000, Channels: 2, PayloadType: 111, Fmtp: "minptime=10;useinbandfec=1"}
+)
+
+// videoAccepts lists what a port's video input decodes: VP8 and the usual
+// H.264 profiles in both packetization modes.
+func videoAccepts() []me.Codec {
+	out := []me.Codec{vp8Codec}
+	for _, prof := range []string{"42e01f", "42001f", "4d001f", "64001f"} {
+		for _, mode := range []string{"1", "0"} {
+			c := h264Codec
+			c.Fmtp = "level-asymmetry-allowed=1;packetization-mode=" + mode + ";profile-level-id=" + prof
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+const (
+	tick             = 50 * time.Millisecond
+	keyframeInterval = 300 * time.Millisecond
+	stallTimeout     = time.Second
+)
+
+// Composite is the hub.
+type Composite struct {
+	me.HubBase
+	set   Settings
+	log   *slog.Logger
+	start time.Time
+
+	pipe    *gst.Pipeline
+	mix     *gogst.Element
+	enc     *gogst.Element
+	sink    *gst.AppSink
+	audio   *audiomix.Mixer
+	outputs atomic.Pointer[[]*me.Output] // video outputs of the ports (copy-on-write)
+
+	mu      sync.Mutex // guards the fields below
+	ports   []*port    // live ports in creation order
+	removed []*port    // released ports whose bins the loop must drop
+	custom  []Region   // setLayout; nil = automatic grid
+	applied map[string]Region
+	closed  bool
+	kfDue   bool
+	lastKF  time.Time
+	nextBin int
+
+	busMsgs chan gst.Message
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+
+	lastOutput atomic.Int64 // since start, ns
+	outFrames  atomic.Uint64
+	maxGap     atomic.Int64 // largest gap between output frames after the first, ns
+	stalled    bool         // loop-owned
+	closeOnce  sync.Once
+}
+
+// port is the Composite's state for one HubPort.
+type port struct {
+	hp    *me.HubPort
+	id    string
+	start time.Time // the Composite's
+
+	lastPacket atomic.Int64 // since Composite start, ns; 0 = never
+	src        atomic.Pointer[gst.AppSrc]
+	buf        []byte // handler-only scratch (the Input runs one handler at a time)
+	kfAsked    atomic.Bool
+
+	// guarded by Composite.mu
+	codec string // declared by the source; "" = unknown (VP8 assumed)
+
+	// loop-owned
+	bin     *inputBin
+	retryAt int64 // since Composite start, ns
+	wake    func()
+}
+
+// New builds and starts a Composite. in comes from the store.
+func New(in me.ObjectInit, s Settings) (*Composite, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if err := gst.Require(append(requiredElements(s.Codec), s.extraElements...)...); err != nil {
+		return nil, me.NewError(me.CodeNotAvailable, "Composite: %v", err)
+	}
+	c := &Composite{set: s, start: time.Now(), applied: map[string]Region{},
+		busMsgs: make(chan gst.Message, 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	c.Init(in)
+	c.log = orDiscard(s.Log).With("object", in.ID)
+	c.outputs.Store(&[]*me.Output{})
+	if err := c.startPipeline(); err != nil {
+		return nil, err
+	}
+	am, err := audiomix.New(audiomix.Config{Log: c.log.With("part", "audiomix"), OnError: func(err error) {
+		c.EmitError("STREAM_ERROR_FAILED", me.CodeUnexpected, "Composite audio: "+err.Error())
+	}})
+	if err != nil {
+		c.stopPipeline()
+		return nil, me.NewError(me.CodeUnexpected, "Composite audio mixer: %v", err)
+	}
+	c.audio = am
+	go c.loop()
+	return c, nil
+}
+
+func (c *Composite) startPipeline() error {
+	p, err := gst.Parse("composite", mixerLaunch(c.set), c.log)
+	if err != nil {
+		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
+	}
+	els, err := p.Elements("enc", "out")
+	if err != nil {
+		p.Close()
+		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
+	}
+	mix, err := newCompositor(p)
+	if err != nil {
+		p.Close()
+		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
+	}
+	c.pipe, c.mix, c.enc = p, mix, els[0]
+	p.OnError(func(m gst.Message) {
+		select {
+		case c.busMsgs <- m:
+		default: // the loop is behind; the message was logged by the bus reader
+		}
+	})
+	if err := p.Start(); err == nil {
+		err = p.WaitPlaying(5 * time.Second)
+	}
+	if err != nil {
+		p.Close()
+		return me.NewError(me.CodeUnexpected, "Composite pipeline did not start: %v", err)
+	}
+	c.sink = gst.RunAppSink(els[1], c.onOutput)
+	return nil
+}
+
+func (c *Composite) stopPipeline() {
+	c.sink.Stop()
+	c.pipe.Close()
+}
+
+func (c *Composite) now() int64 { return int64(time.Since(c.start)) }
+
+// onOutput runs on the appsink goroutine for each RTP packet of the
+// encoded canvas: parsed once, the same packet goes to every port.
+func (c *Composite) onOutput(s gst.Sample) {
+	var pkt rtp.Packet
+	if err := pkt.Unmarshal(s.Data); err != nil {
+		c.log.Warn("composite: bad RTP from payloader", "err", err)
+		return
+	}
+	if pkt.Marker {
+		now := c.now()
+		if prev := c.lastOutput.Swap(now); prev != 0 && c.outFrames.Load() > 1 {
+			if gap := now - prev; gap > c.maxGap.Load() {
+				c.maxGap.Store(gap)
+			}
+		}
+		c.outFrames.Add(1)
+	}
+	for _, o := range *c.outputs.Load() {
+		o.WriteRTP(&pkt)
+	}
+}
+
+// PortAdded implements mediaelements.PortObserver.
+func (c *Composite) PortAdded(hp *me.HubPort) {
+	p := &port{hp: hp, id: hp.ID(), start: c.start, wake: c.wake}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.ports = append(c.ports, p)
+	c.mu.Unlock()
+
+	vin := hp.Input(me.Video, "default")
+	vin.Accept(videoAccepts()...)
+	vin.OnCodec(func(codec me.Codec) {
+		name := CodecVP8
+		if strings.EqualFold(codec.MimeType, "video/H264") {
+			name = CodecH264
+		}
+		c.mu.Lock()
+		p.codec = name
+		c.mu.Unlock()
+		c.wake()
+	})
+	vin.SetHandler(p.onVideo)
+
+	vout := hp.Output(me.Video, "default")
+	if c.set.Codec == CodecH264 {
+		vout.SetCodec(h264Codec)
+	} else {
+		vout.SetCodec(vp8Codec)
+	}
+	vout.OnKeyframeRequest(c.requestKeyframe)
+	c.addOutput(vout)
+
+	ain := hp.Input(me.Audio, "default")
+	ain.Accept(opusCodec)
+	aout := hp.Output(me.Audio, "default")
+	aout.SetCodec(opusCodec)
+	c.addAudio(p.id, ain, aout)
+	c.wake()
+}
+
+// PortRemoved implements mediaelements.PortObserver: the port leaves the
+// layout at the loop's next turn (woken now).
+func (c *Composite) PortRemoved(hp *me.HubPort) {
+	c.removeOutput(hp.Output(me.Video, "default"))
+	c.removeAudio(hp.ID())
+	c.mu.Lock()
+	for i, p := range c.ports {
+		if p.hp == hp {
+			c.ports = append(c.ports[:i:i], c.ports[i+1:]...)
+			c.removed = append(c.removed, p)
+			break
+		}
+	}
+	c.mu.Unlock()
+	c.wake()
+}
+
+func (c *Composite) addOutput(o *me.Output) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.outputs.Load()
+	next := append(old[:len(old):len(old)], o)
+	c.outputs.Store(&next)
+}
+
+func (c *Composite) removeOutput(o *me.Output) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.outputs.Load()
+	next := make([]*me.Output, 0, len(old))
+	for _, x := range old {
+		if x != o {
+			next = append(next, x)
+		}
+	}
+	c.outputs.Store(&next)
+}
+
+// onVideo is the port's video Input handler (the producer's goroutine):
+// marshal into the port's scratch buffer and queue it without blocking.
+func (p *port) onVideo(pkt *rtp.Packet) {
+	p.lastPacket.Store(int64(time.Since(p.start)))
+	src := p.src.Load()
+	if src == nil {
+		p.wake() // the loop builds the input bin
+		return
+	}
+	n := pkt.MarshalSize()
+	if cap(p.buf) < n {
+		p.buf = make([]byte, n, 2*n)
+	}
+	b := p.buf[:n]
+	if _, err := pkt.MarshalTo(b); err != nil {
+		return
+	}
+	_ = src.Push(b) // a full or stopping appsrc drops: live media
+}
+
+// requestKeyframe forces a keyframe from the encoder, at most once per
+// keyframeInterval; requests in between are merged into one the loop
+// sends when the interval ends.
+func (c *Composite) requestKeyframe() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if time.Since(c.lastKF) < keyframeInterval {
+		c.kfDue = true
+		c.mu.Unlock()
+		return
+	}
+	c.lastKF = time.Now()
+	c.kfDue = false
+	c.mu.Unlock()
+	gst.ForceKeyUnit(c.enc)
+}
+
+func (c *Composite) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// SetLayout replaces the automatic grid with regions (nil or empty: back to
+// the grid). The loop applies it at once.
+func (c *Composite) SetLayout(js string) error {
+	regs, err := ParseLayout(js, c.set.Width, c.set.Height, func(id string) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, p := range c.ports {
+			if p.id == id {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return me.NewError(me.CodeIllegalParam, "setLayout: %v", err)
+	}
+	c.mu.Lock()
+	c.custom = regs
+	c.mu.Unlock()
+	c.wake()
+	return nil
+}
+
+// Regions is the placement currently applied, by port id (for tests and
+// diagnostics).
+func (c *Composite) Regions() map[string]Region {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]Region, len(c.applied))
+	for k, v := range c.applied {
+		out[k] = v
+	}
+	return out
+}
+
+// Stats are output counters.
+type Stats struct {
+	Frames uint64        // encoded frames sent
+	MaxGap time.Duration // largest time between two output frames
+}
+
+// Stats returns the output counters.
+func (c *Composite) Stats() Stats {
+	return Stats{Frames: c.outFrames.Load(), MaxGap: time.Duration(c.maxGap.Load())}
+}
+
+// Settings returns the validated construction settings.
+func (c *Composite) Settings() Settings { return c.set }
+
+// OnRelease stops the loop, the mixers and the pipeline (the ports have
+// already been released: children go first).
+func (c *Composite) OnRelease() { c.Close() }
+
+// Close stops everything and waits. Safe to call more than once.
+func (c *Composite) Close() {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		close(c.stop)
+		<-c.done
+		c.audio.Close()
+		c.stopPipeline()
+	})
+}

@@ -1,0 +1,182 @@
+package composite
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/miksilo/miksilo/internal/gst"
+	me "github.com/miksilo/miksilo/mediaelements"
+)
+
+// retryAfter is how long a port whose input bin failed waits before a new
+// bin is built for it.
+const retryAfter = 500 * time.Millisecond
+
+// loop is the Composite's one goroutine: it owns the pipeline's graph
+// (input bins, compositor pads), the layout, merged keyframe requests,
+// bus errors and the input and output watchdogs. It wakes on every change
+// (wake) and every tick.
+func (c *Composite) loop() {
+	defer close(c.done)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	owners := map[string]*port{} // input bin prefix → port
+	for {
+		select {
+		case <-c.stop:
+			c.mu.Lock()
+			ports := append(c.ports, c.removed...)
+			c.mu.Unlock()
+			for _, p := range ports {
+				p.src.Store(nil)
+			}
+			return
+		case m := <-c.busMsgs:
+			c.onBusMessage(m, owners)
+		case <-c.kick:
+		case <-t.C:
+		}
+		c.turn(owners)
+	}
+}
+
+func (c *Composite) turn(owners map[string]*port) {
+	type portState struct {
+		p     *port
+		codec string
+	}
+	c.mu.Lock()
+	removed := c.removed
+	c.removed = nil
+	states := make([]portState, len(c.ports))
+	for i, p := range c.ports {
+		states[i] = portState{p: p, codec: p.codec}
+	}
+	custom := c.custom
+	kf := c.kfDue && time.Since(c.lastKF) >= keyframeInterval
+	if kf {
+		c.kfDue = false
+		c.lastKF = time.Now()
+	}
+	c.mu.Unlock()
+	if kf {
+		gst.ForceKeyUnit(c.enc)
+	}
+
+	for _, p := range removed {
+		c.dropBin(p, owners)
+	}
+	now := c.now()
+	var active []string
+	for _, s := range states {
+		p := s.p
+		last := p.lastPacket.Load()
+		codec := s.codec
+		if codec == "" {
+			codec = CodecVP8 // undeclared: the usual WebRTC codec
+		}
+		recent := last != 0 && time.Duration(now-last) < c.set.InputTimeout
+		if p.bin != nil && (p.bin.codec != codec || !recent) {
+			// A stopped input leaves the compositor entirely: a pad that
+			// had data and stops would make the compositor wait for it
+			// until its deadline on every frame (a visible output gap
+			// when it stops, and latency while it stays).
+			c.dropBin(p, owners)
+			if !recent {
+				c.log.Debug("composite: input inactive", "port", p.id)
+			}
+		}
+		if p.bin == nil && recent && now >= p.retryAt {
+			c.nextBin++
+			prefix := fmt.Sprintf("p%d", c.nextBin)
+			ib, err := addInput(c.pipe, c.mix, prefix, codec, func() {
+				p.kfAsked.Store(true)
+				c.wake()
+			})
+			if err != nil {
+				p.retryAt = now + int64(retryAfter)
+				c.EmitError("STREAM_ERROR_FAILED", me.CodeUnexpected, fmt.Sprintf("Composite: cannot add the input of %s: %v", p.id, err))
+			} else {
+				p.bin = ib
+				owners[prefix] = p
+				p.src.Store(ib.src)
+				p.kfAsked.Store(true) // a new decoder starts with a keyframe
+				c.log.Debug("composite: input added", "port", p.id, "codec", codec, "bin", prefix)
+			}
+		}
+		isActive := p.bin != nil && recent
+		if p.kfAsked.Swap(false) && p.bin != nil {
+			p.hp.Input(me.Video, "default").RequestKeyframe() // rate-limited by the source's Output
+		}
+		if isActive {
+			active = append(active, p.id)
+		}
+	}
+	placement := Place(active, custom, c.set.Width, c.set.Height)
+	for _, s := range states {
+		if s.p.bin == nil {
+			continue
+		}
+		if r, ok := placement[s.p.id]; ok {
+			s.p.bin.place(&r)
+		} else {
+			s.p.bin.place(nil)
+		}
+	}
+	c.mu.Lock()
+	c.applied = placement
+	c.mu.Unlock()
+	c.watchOutput(now)
+}
+
+// dropBin removes a port's input bin from the running pipeline.
+func (c *Composite) dropBin(p *port, owners map[string]*port) {
+	if p.bin == nil {
+		return
+	}
+	p.src.Store(nil)
+	delete(owners, p.bin.prefix)
+	p.bin.remove(c.pipe, c.mix)
+	c.log.Debug("composite: input removed", "port", p.id, "bin", p.bin.prefix)
+	p.bin = nil
+}
+
+// watchOutput raises an Error event when the encoder stops producing.
+func (c *Composite) watchOutput(now int64) {
+	last := c.lastOutput.Load()
+	var idle time.Duration
+	if last == 0 {
+		idle = time.Duration(now) - 2*stallTimeout // allow for start-up
+	} else {
+		idle = time.Duration(now - last)
+	}
+	switch {
+	case idle > stallTimeout && !c.stalled:
+		c.stalled = true
+		c.log.Error("composite: output stalled", "idle", idle)
+		c.EmitError("STREAM_ERROR_FAILED", me.CodeUnexpected, fmt.Sprintf("Composite: no output frame for %v", idle.Round(time.Millisecond)))
+	case idle <= stallTimeout && c.stalled:
+		c.stalled = false
+		c.log.Info("composite: output flowing again")
+	}
+}
+
+// onBusMessage handles an error from the pipeline: an input's element
+// fails only that input (its bin is rebuilt); anything else is reported.
+func (c *Composite) onBusMessage(m gst.Message, owners map[string]*port) {
+	if m.Warning {
+		return // logged by the bus reader
+	}
+	prefix, _, _ := strings.Cut(m.Source, "_")
+	if p, ok := owners[prefix]; ok {
+		c.EmitError("STREAM_ERROR_DECODE", me.CodeUnexpected, fmt.Sprintf("Composite: input of %s failed (%s); restarting it", p.id, m.Error()))
+		c.dropBin(p, owners)
+		p.retryAt = c.now() + int64(retryAfter)
+		return
+	}
+	if strings.HasPrefix(m.Source, "p") && strings.Contains(m.Source, "_") {
+		return // a bin already removed: its last words
+	}
+	c.EmitError("STREAM_ERROR_FAILED", me.CodeUnexpected, "Composite: "+m.Error())
+}
