@@ -52,10 +52,11 @@ test-browser: build
 fuzz:
 	@scripts/fuzz.sh $(if $(filter command line,$(origin FUZZTIME)),$(FUZZTIME),5m)
 
-## bench: control-plane load benchmark, then the WebRTC fan-out benchmark; writes docs/benchmarks.md
+## bench: control-plane load benchmark, the WebRTC fan-out benchmark, then the Composite benchmark; writes docs/benchmarks.md
 bench: build
 	@scripts/bench.sh
 	@scripts/bench-fanout.sh
+	@scripts/bench-composite.sh
 
 ## docs: regenerate the generated docs (docs/api.md, docs/configuration.md)
 docs:

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/miksilo/miksilo/bench/internal/procstat"
 )
 
 // drainTimeout bounds how long the open loop waits for cycles in flight when the schedule ends.
@@ -368,26 +370,26 @@ func (cl *client) reader(base time.Time) {
 }
 
 type result struct {
-	Server       string         `json:"server"`
-	Mode         string         `json:"mode"`
-	Loop         string         `json:"loop"`
-	Addr         string         `json:"addr"`
-	Conns        int            `json:"conns"`
-	DurationS    float64        `json:"duration_s"`
-	WarmupS      float64        `json:"warmup_s"`
-	TargetRate   float64        `json:"target_rate,omitempty"`
-	SentPerSec   float64        `json:"sent_per_sec,omitempty"`
-	MaxSendLagUS float64        `json:"max_send_lag_us,omitempty"`
-	Ops          int64          `json:"ops"`
-	OpsPerSec    float64        `json:"ops_per_sec"`
-	Cycles       int64          `json:"cycles"`
-	CyclesPerSec float64        `json:"cycles_per_sec"`
-	Errors       int64          `json:"errors"`
-	Unanswered   int64          `json:"unanswered"`
-	Latency      latencySummary `json:"latency_us"`
-	CPU          *cpuUsage      `json:"cpu,omitempty"`
-	GOMAXPROCS   int            `json:"gomaxprocs"`
-	Time         string         `json:"time"`
+	Server       string          `json:"server"`
+	Mode         string          `json:"mode"`
+	Loop         string          `json:"loop"`
+	Addr         string          `json:"addr"`
+	Conns        int             `json:"conns"`
+	DurationS    float64         `json:"duration_s"`
+	WarmupS      float64         `json:"warmup_s"`
+	TargetRate   float64         `json:"target_rate,omitempty"`
+	SentPerSec   float64         `json:"sent_per_sec,omitempty"`
+	MaxSendLagUS float64         `json:"max_send_lag_us,omitempty"`
+	Ops          int64           `json:"ops"`
+	OpsPerSec    float64         `json:"ops_per_sec"`
+	Cycles       int64           `json:"cycles"`
+	CyclesPerSec float64         `json:"cycles_per_sec"`
+	Errors       int64           `json:"errors"`
+	Unanswered   int64           `json:"unanswered"`
+	Latency      latencySummary  `json:"latency_us"`
+	CPU          *procstat.Usage `json:"cpu,omitempty"`
+	GOMAXPROCS   int             `json:"gomaxprocs"`
+	Time         string          `json:"time"`
 }
 
 func newResult(cfg config, st *stats) *result {

@@ -30,6 +30,8 @@ import (
 	"runtime/pprof"
 	"syscall"
 	"time"
+
+	"github.com/miksilo/miksilo/bench/internal/procstat"
 )
 
 func main() {
@@ -83,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, port)
 		return 0
 	case waitIdle > 0:
-		if pct, ok := waitForIdle(waitIdle, idlePct); !ok {
+		if pct, ok := procstat.WaitForIdle(waitIdle, idlePct); !ok {
 			fmt.Fprintf(stderr, "cpload: machine still busy after %v (%.0f%% of a CPU used by other processes); figures will be noisy\n", waitIdle, pct)
 		}
 		return 0

@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/miksilo/miksilo/bench/internal/procstat"
 	"io"
 	"net"
 	"os"
@@ -105,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_ = ln.Close()
 		return 0
 	case waitIdle > 0:
-		if pct, ok := waitForIdle(waitIdle, idlePct); !ok {
+		if pct, ok := procstat.WaitForIdle(waitIdle, idlePct); !ok {
 			fmt.Fprintf(stderr, "fanout: machine still busy after %v (%.0f%% of a CPU in use); figures will be noisy\n", waitIdle, pct)
 		}
 		return 0

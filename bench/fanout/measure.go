@@ -3,13 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/miksilo/miksilo/bench/internal/procstat"
 )
 
 // ---------------------------------------------------------------------------------------------
@@ -149,8 +150,6 @@ func (v *viewerStats) window() (received, expected, payload int64) {
 // ---------------------------------------------------------------------------------------------
 // CPU time (as bench/cpload does it) and memory, from /proc.
 
-const clockTicks = 100 // USER_HZ
-
 type cpuSnap struct {
 	at     time.Time
 	busy   int64
@@ -161,10 +160,10 @@ type cpuSnap struct {
 
 func takeCPUSnap(serverPID int) cpuSnap {
 	s := cpuSnap{at: time.Now(), others: map[int]int64{}}
-	s.busy, _ = machineBusy()
-	s.self, _ = procTicks("self")
+	s.busy, _ = procstat.MachineBusy()
+	s.self, _ = procstat.ProcTicks("self")
 	if serverPID > 0 {
-		s.server, _ = procTicks(strconv.Itoa(serverPID))
+		s.server, _ = procstat.ProcTicks(strconv.Itoa(serverPID))
 	}
 	self := os.Getpid()
 	entries, _ := os.ReadDir("/proc")
@@ -173,7 +172,7 @@ func takeCPUSnap(serverPID int) cpuSnap {
 		if err != nil || pid == self || pid == serverPID {
 			continue
 		}
-		if t, err := procTicks(e.Name()); err == nil {
+		if t, err := procstat.ProcTicks(e.Name()); err == nil {
 			s.others[pid] = t
 		}
 	}
@@ -198,7 +197,7 @@ func usageBetween(a, b cpuSnap) cpuUsage {
 	if secs <= 0 {
 		return cpuUsage{}
 	}
-	pct := func(t int64) float64 { return round1(float64(t) / clockTicks / secs * 100) }
+	pct := func(t int64) float64 { return round1(float64(t) / procstat.ClockTicks / secs * 100) }
 	var other int64
 	for pid, t := range b.others {
 		other += t - a.others[pid] // a process born in the window counts from 0
@@ -206,55 +205,6 @@ func usageBetween(a, b cpuSnap) cpuUsage {
 	u := cpuUsage{Server: pct(b.server - a.server), Loader: pct(b.self - a.self), Machine: pct(b.busy - a.busy), Other: pct(other)}
 	u.Unattributed = round1(max(u.Machine-u.Server-u.Loader-u.Other, 0))
 	return u
-}
-
-func machineBusy() (int64, error) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := bytes.Cut(data, []byte("\n"))
-	f := bytes.Fields(line)
-	if len(f) < 8 || string(f[0]) != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
-	}
-	var busy int64
-	for i, v := range f[1:] {
-		n, err := strconv.ParseInt(string(v), 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		if i == 3 || i == 4 || i >= 8 { // idle, iowait, guest (already in user)
-			continue
-		}
-		busy += n
-	}
-	return busy, nil
-}
-
-// procTicks is utime+stime of /proc/<pid>/stat.
-func procTicks(pid string) (int64, error) {
-	data, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%s/stat: no command name", pid)
-	}
-	f := bytes.Fields(data[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%s/stat: too few fields", pid)
-	}
-	var sum int64
-	for _, v := range f[11:13] {
-		n, err := strconv.ParseInt(string(v), 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		sum += n
-	}
-	return sum, nil
 }
 
 // rssKB is VmRSS of a process in KiB (0 when unknown).
@@ -277,31 +227,6 @@ func rssKB(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-// waitForIdle samples machine CPU use over 1 s windows until it is below pct (percent of one CPU) or
-// limit has passed; it returns the last sample.
-func waitForIdle(limit time.Duration, pct float64) (float64, bool) {
-	deadline := time.Now().Add(limit)
-	for {
-		a, err := machineBusy()
-		if err != nil {
-			return 0, true
-		}
-		t0 := time.Now()
-		time.Sleep(time.Second)
-		b, err := machineBusy()
-		if err != nil {
-			return 0, true
-		}
-		last := float64(b-a) / clockTicks / time.Since(t0).Seconds() * 100
-		if last < pct {
-			return last, true
-		}
-		if time.Now().After(deadline) {
-			return last, false
-		}
-	}
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/miksilo/miksilo/bench/internal/kurento"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -118,7 +119,7 @@ func runStep(ctx context.Context, cfg runConfig, log io.Writer) (*result, error)
 	if err != nil {
 		return nil, err
 	}
-	api, err := newClientAPI()
+	api, err := kurento.NewLoopbackAPI()
 	if err != nil {
 		return nil, err
 	}

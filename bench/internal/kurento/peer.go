@@ -1,4 +1,4 @@
-package main
+package kurento
 
 import (
 	"net"
@@ -8,10 +8,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// newClientAPI is the pion configuration of every peer of the load generator: VP8 (+ RTX) only, the
-// interceptors a browser-like endpoint runs (NACK generator and responder, RTCP sender and receiver
-// reports) and ICE restricted to IPv4 loopback host candidates (no mDNS, no STUN).
-func newClientAPI() (*webrtc.API, error) {
+// NewLoopbackAPI is the pion configuration of the load generators' peers: VP8 (+ RTX) only, the
+// interceptors a browser-like endpoint runs (NACK generator and responder, RTCP sender and
+// receiver reports) and ICE restricted to IPv4 loopback host candidates (no mDNS, no STUN).
+func NewLoopbackAPI() (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
@@ -34,10 +34,11 @@ func newClientAPI() (*webrtc.API, error) {
 		return nil, err
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg),
-		webrtc.WithSettingEngine(loopbackSettings())), nil
+		webrtc.WithSettingEngine(LoopbackSettings())), nil
 }
 
-func loopbackSettings() webrtc.SettingEngine {
+// LoopbackSettings restricts ICE to IPv4 loopback host candidates: no mDNS, no STUN, udp4 only.
+func LoopbackSettings() webrtc.SettingEngine {
 	var s webrtc.SettingEngine
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miksilo/miksilo/internal/gst"
+	"github.com/pion/rtp"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestStampRoundTrip(t *testing.T) {
+	buf := make([]byte, inW*inH*3/2)
+	for _, tc := range []struct{ input, frame int }{{0, 0}, {1, 1}, {2, 511}, {3, 1023}, {3, 149}} {
+		t.Run(fmt.Sprintf("input%d/frame%d", tc.input, tc.frame), func(t *testing.T) {
+			newPicture(tc.input).frame(tc.frame, buf)
+			in, f, ok := readStamp(buf, inW, inH, inW, gridRegions(inW, inH, 1, 1)[0])
+			if !ok || in != tc.input || f != tc.frame {
+				t.Fatalf("read (%d, %d, %v), want (%d, %d, true)", in, f, ok, tc.input, tc.frame)
+			}
+		})
+	}
+	// A block that disagrees with its complement is not a valid stamp.
+	newPicture(1).frame(77, buf)
+	for row := stampY; row < stampY+stampCell; row++ {
+		for col := stampX; col < stampX+stampCell; col++ {
+			buf[row*inW+col] ^= 0xff // 16 ↔ 239, 235 ↔ 20
+		}
+	}
+	if in, f, ok := readStamp(buf, inW, inH, inW, gridRegions(inW, inH, 1, 1)[0]); ok {
+		t.Fatalf("corrupted stamp read as (%d, %d)", in, f)
+	}
+}
+
+func TestGridRegions(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		w, h, c, r int
+		want       region // the last region
+	}{
+		{"2x2 exact", 1280, 720, 2, 2, region{640, 360, 640, 360}},
+		{"1x1 exact", 640, 360, 1, 1, region{0, 0, 640, 360}},
+		{"2x2 letterbox", 1280, 960, 2, 2, region{640, 480 + 60, 640, 360}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			regs := gridRegions(tc.w, tc.h, tc.c, tc.r)
+			if len(regs) != tc.c*tc.r || regs[len(regs)-1] != tc.want {
+				t.Fatalf("got %v, want last %v", regs, tc.want)
+			}
+		})
+	}
+}
+
+// TestCompositeReadout runs the baseline's own pipeline (4 clips → compositor → the Composite's
+// encoder and payloader) in this process with an appsink instead of fakesink, at a small size,
+// and feeds its RTP to the viewer's reassembly, decoder and stamp reader: every quadrant must read
+// back as its input, frames must be matched to their send times.
+func TestCompositeReadout(t *testing.T) {
+	const frames = 20
+	dir := t.TempDir()
+	clips, err := makeClips(dir, frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := make([]string, inputs)
+	for i := range files {
+		files[i] = filepath.Join(dir, fmt.Sprintf("long%d.ivf", i))
+		if err := writeIVFFile(files[i], clips[i], frames); err != nil {
+			t.Fatal(err)
+		}
+	}
+	desc := baselineLaunch(files, 640, 360, 800_000)
+	desc = strings.Replace(desc, "fakesink sync=false", "appsink name=sink sync=false", 1)
+	if !strings.Contains(desc, "appsink") {
+		t.Fatal("the baseline description has no fakesink to replace")
+	}
+	pubs := make([]*publisher, inputs)
+	sentAt := time.Now().UnixNano()
+	for i := range pubs {
+		pubs[i] = &publisher{input: i}
+		for n := 0; n < frames; n++ {
+			pubs[i].sent[n].Store(sentAt)
+		}
+	}
+	rx, err := newViewerRx(pubs, 2, 2, frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.close()
+	rx.setOpen(true)
+
+	p, err := gst.Parse("readout", desc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sinkEl, err := p.Element("sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eos := make(chan struct{})
+	var once sync.Once
+	p.OnEOS(func() { once.Do(func() { close(eos) }) })
+	errs := make(chan string, 4)
+	p.OnError(func(m gst.Message) {
+		select {
+		case errs <- m.Error():
+		default:
+		}
+	})
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sink := gst.RunAppSink(sinkEl, func(s gst.Sample) {
+		pkt := &rtp.Packet{}
+		if err := pkt.Unmarshal(s.Data); err != nil {
+			return
+		}
+		rx.packet(pkt, time.Now())
+	})
+	defer sink.Stop()
+	select {
+	case <-eos:
+	case e := <-errs:
+		t.Fatalf("pipeline error: %s", e)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pipeline did not finish")
+	}
+	// The samplebuilder holds the last frame until a later one arrives: the first frames are
+	// enough. Wait for the decoder to catch up with what was handed to it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rx.mu.Lock()
+		decoded, handed := rx.wDecoded, rx.next
+		rx.mu.Unlock()
+		if handed > 0 && decoded >= handed-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("decoded %d of %d frames", decoded, handed)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rx.mu.Lock()
+	defer rx.mu.Unlock()
+	if rx.wFrames < frames-2 {
+		t.Fatalf("%d output frames reassembled, want ≥ %d", rx.wFrames, frames-2)
+	}
+	for q, in := range rx.regionInputs {
+		if in != q {
+			t.Errorf("quadrant %d shows input %d, want %d", q, in, q)
+		}
+	}
+	if rx.wUnreadable > int64(frames)/5 {
+		t.Errorf("%d unreadable regions in %d frames", rx.wUnreadable, rx.wDecoded)
+	}
+	var shown int64
+	for i := range pubs {
+		shown += rx.wShown[i]
+	}
+	if shown < inputs*(frames-4) || int64(len(rx.wLatencies)) != shown || rx.wUnmatched != 0 {
+		t.Errorf("%d input frames shown, %d latencies, %d unmatched; want ≥ %d shown, all matched", shown, len(rx.wLatencies), rx.wUnmatched, inputs*(frames-4))
+	}
+	t.Logf("%d frames reassembled, %d decoded, %d input frames shown, %d unreadable regions", rx.wFrames, rx.wDecoded, shown, rx.wUnreadable)
+	for _, l := range rx.wLatencies {
+		if l <= 0 || l > 30*time.Second {
+			t.Fatalf("latency %v out of range", l)
+		}
+	}
+}
+
+// TestBaselineRun runs the baseline mode for real (gst-launch-1.0 as a child process) at a small
+// size: it must keep pace and report its CPU.
+func TestBaselineRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs gst-launch-1.0 for ~5 s")
+	}
+	cfg := runConfig{mode: "baseline", clipDir: t.TempDir(), clipFrames: 15, width: 320, height: 180, bitrate: 300_000,
+		warmup: 0, duration: time.Second, setupTimeout: 10 * time.Second}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runSubject(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Fail != "" || res.RunSec <= 0 || res.Server <= 0 || res.CPUPerOutputSec <= 0 || !strings.Contains(res.Launch, "vp8enc") {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestRender(t *testing.T) {
+	mk := &result{Subject: "miksilo", Width: 1280, Height: 720, TargetBps: 2_000_000, WindowSec: 30, CPUPerOutputSec: 0.8,
+		LatencyN: 3000, LatP50Ms: 30, LatP95Ms: 50, VP8Kbps: 1950, BitratePct: 97.5, OutFrames: 900, OutFPS: 30}
+	mk.Server = 80
+	gl := &result{Subject: "gst-launch", Width: 1280, Height: 720, TargetBps: 2_000_000, WindowSec: 30, CPUPerOutputSec: 0.75, Launch: "compositor name=mix …"}
+	gl.Server = 75
+	dir := t.TempDir()
+	res := filepath.Join(dir, "r.jsonl")
+	f, err := os.Create(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*result{gl, mk} {
+		if err := writeJSONLine(f, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	doc := filepath.Join(dir, "bench.md")
+	before := "# Benchmarks\n\nintro\n\n<!-- BEGIN fanout -->\nfan-out\n<!-- END fanout -->\n"
+	if err := os.WriteFile(doc, []byte(before), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // twice: the second run replaces the section instead of appending another
+		if err := renderDoc(renderConfig{results: res, doc: doc, command: "make bench", rev: "abc"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if !strings.HasPrefix(s, before) || strings.Count(s, beginMarker) != 1 || strings.Count(s, endMarker) != 1 {
+		t.Fatalf("document not spliced as expected:\n%s", s)
+	}
+	for _, want := range []string{"| CPU-s per output second | 0.800 | 0.750 | 1.07× | ratio ≤ 1.10 | yes |", "**Met**", "50.0"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("section lacks %q:\n%s", want, s)
+		}
+	}
+	// Over the CPU target: not met.
+	mk.CPUPerOutputSec = 0.9
+	sec, err := renderSection(renderConfig{}, map[string]*result{"miksilo": mk, "gst-launch": gl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sec, "**Not met**") || !strings.Contains(sec, "1.20×") {
+		t.Errorf("over-target section:\n%s", sec)
+	}
+}
