@@ -100,6 +100,10 @@ type Output struct {
 
 	packets atomic.Uint64
 	flow    flow
+
+	// Transcoders fed by this output (transcode.go).
+	txMu sync.Mutex // serialises creating and tearing down transcoders
+	tx   []*txLink  // guarded by txMu
 }
 
 // Input is an element's sink pad for one media type.
@@ -108,9 +112,13 @@ type Input struct {
 	typ  MediaType
 	desc string
 
+	cmu      sync.Mutex // serialises source changes and codec checks (never held on the packet path)
 	mu       sync.Mutex // held while the handler runs (see deliver)
 	scratch  rtp.Packet // the rewritten header handed to the handler
-	source   *Output
+	source   *Output    // the connected source (graph, events)
+	feed     *Output    // what packets come from: source, or a transcoder's output
+	tx       *txLink    // the transcoder feeding this input, if any
+	hidden   bool       // a transcoder's feed (not a pad of the element)
 	handler  func(p *rtp.Packet)
 	accepts  []Codec // empty: anything
 	rw       rewriter
@@ -182,8 +190,16 @@ func (o *Output) OnKeyframeRequest(fn func()) {
 	o.mu.Unlock()
 }
 
-// Sinks is the number of attached inputs.
-func (o *Output) Sinks() int { return len(*o.sinks.Load()) }
+// Sinks is the number of attached inputs (transcoders' feeds not counted).
+func (o *Output) Sinks() int {
+	n := 0
+	for _, in := range *o.sinks.Load() {
+		if !in.hidden {
+			n++
+		}
+	}
+	return n
+}
 
 // WriteRTP hands a packet to every attached input. The packet and its
 // payload must not be modified afterwards.
@@ -223,6 +239,19 @@ func (o *Output) RequestKeyframe() {
 }
 
 func (o *Output) attach(in *Input) {
+	o.addSink(in)
+	in.setSource(o)
+	if o.typ == Video && in.ready() {
+		in.RequestKeyframe() // a new viewer needs a keyframe to start decoding
+	}
+}
+
+func (o *Output) detach(in *Input) {
+	o.removeSink(in)
+	in.clearSource(o)
+}
+
+func (o *Output) addSink(in *Input) {
 	o.mu.Lock()
 	old := *o.sinks.Load()
 	next := make([]*Input, 0, len(old)+1)
@@ -230,13 +259,9 @@ func (o *Output) attach(in *Input) {
 	next = append(next, in)
 	o.sinks.Store(&next)
 	o.mu.Unlock()
-	in.setSource(o)
-	if o.typ == Video && in.ready() {
-		o.RequestKeyframe() // a new viewer needs a keyframe to start decoding
-	}
 }
 
-func (o *Output) detach(in *Input) {
+func (o *Output) removeSink(in *Input) {
 	o.mu.Lock()
 	old := *o.sinks.Load()
 	next := make([]*Input, 0, len(old))
@@ -247,7 +272,6 @@ func (o *Output) detach(in *Input) {
 	}
 	o.sinks.Store(&next)
 	o.mu.Unlock()
-	in.clearSource(o)
 }
 
 func (o *Output) stop() {
@@ -268,7 +292,7 @@ func (in *Input) SetHandler(fn func(p *rtp.Packet)) {
 	in.mu.Lock()
 	starting := in.handler == nil && fn != nil
 	in.handler = fn
-	src := in.source
+	src := in.feed
 	in.mu.Unlock()
 	// A sink that starts consuming video needs a keyframe now; asking when
 	// it was merely attached would spend the merge window before it could
@@ -333,10 +357,11 @@ func (in *Input) Codec() (Codec, bool) {
 	return *in.codecOut, true
 }
 
-// RequestKeyframe asks whatever feeds this input for a keyframe.
+// RequestKeyframe asks whatever feeds this input (its source, or the
+// transcoder in between) for a keyframe.
 func (in *Input) RequestKeyframe() {
 	in.mu.Lock()
-	src := in.source
+	src := in.feed
 	in.mu.Unlock()
 	if src != nil {
 		src.RequestKeyframe()
@@ -344,24 +369,43 @@ func (in *Input) RequestKeyframe() {
 }
 
 func (in *Input) setSource(o *Output) {
+	in.cmu.Lock()
 	in.mu.Lock()
 	in.source = o
+	in.feed = o
 	in.rw.switched = true
 	in.mu.Unlock()
+	in.cmu.Unlock()
 	in.checkCodec(o)
 }
 
 func (in *Input) clearSource(o *Output) {
+	in.cmu.Lock()
+	defer in.cmu.Unlock()
 	in.mu.Lock()
-	if in.source == o {
-		in.source = nil
-		in.refused = false
+	if in.source != o {
+		in.mu.Unlock()
+		return
 	}
+	in.source = nil
+	in.feed = nil
+	in.refused = false
+	cur := in.tx
+	in.tx = nil
 	in.mu.Unlock()
+	if cur != nil {
+		cur.out.removeSink(in)
+		cur.release()
+		in.emitTranscoding(false)
+	}
 }
 
-// checkCodec refuses a source whose codec this input cannot take.
+// checkCodec decides how this input takes its source's codec: as it is,
+// through a transcoder (transcode.go), or not at all (refused: Error event
+// on the sink element).
 func (in *Input) checkCodec(o *Output) {
+	in.cmu.Lock()
+	defer in.cmu.Unlock()
 	c, known := o.Codec()
 	in.mu.Lock()
 	if in.source != o || !known {
@@ -381,20 +425,72 @@ func (in *Input) checkCodec(o *Output) {
 			}
 		}
 	}
+	accepts := in.accepts
+	cur := in.tx
+	ready := in.handler != nil
+	in.mu.Unlock()
+
+	// Source changes take cmu, so in.source stays o until we return.
+	var link *txLink
+	var target Codec
+	var txErr error
+	if match == nil {
+		link, target, txErr = in.elem.store.transcoderFor(o, c, accepts, in.typ)
+		if link != nil {
+			match = &target
+		}
+	}
+
+	in.mu.Lock()
+	feed := o
+	if link != nil {
+		feed = link.out
+	}
+	if in.feed != feed {
+		in.rw.switched = true
+	}
+	in.feed = feed
+	in.tx = link
 	wasRefused := in.refused
 	in.refused = match == nil
 	changed := match != nil && (in.codecOut == nil || *in.codecOut != *match)
 	in.codecOut = match
 	onCodec := in.onCodec
 	in.mu.Unlock()
+
+	if link != cur {
+		if link != nil {
+			link.out.addSink(in)
+		}
+		if cur != nil {
+			cur.out.removeSink(in)
+		}
+	}
+	if cur != nil {
+		cur.release() // the reference taken when it was acquired (link holds its own)
+	}
 	if changed && onCodec != nil {
 		onCodec(*match)
 	}
+	switch {
+	case link != nil && cur == nil:
+		in.emitTranscoding(true)
+	case link == nil && cur != nil:
+		in.emitTranscoding(false)
+	}
+	if link != cur && ready && in.typ == Video {
+		feed.RequestKeyframe() // the new feed must start with a keyframe
+	}
 	if match == nil && !wasRefused {
+		why := "no transcoder available"
+		if txErr != nil {
+			why = txErr.Error()
+		}
 		in.elem.EmitError("MEDIA_OBJECT_ILLEGAL_PARAM_ERROR", CodeIllegalParam,
-			"cannot receive "+c.MimeType+" from "+o.elem.id+": no transcoder yet; sink accepts "+codecNames(in.accepts))
-		in.elem.Emit("MediaTranscodingStateChanged", map[string]any{
-			"state": "NOT_TRANSCODING", "binName": in.desc, "mediaType": in.typ.String()})
+			"cannot receive "+c.MimeType+" from "+o.elem.id+": "+why+"; sink accepts "+codecNames(accepts))
+		if cur == nil {
+			in.emitTranscoding(false)
+		}
 	}
 }
 
@@ -413,7 +509,7 @@ func codecNames(cs []Codec) string {
 func (in *Input) deliver(from *Output, p *rtp.Packet) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.source != from || in.refused || in.handler == nil {
+	if in.feed != from || in.refused || in.handler == nil {
 		return
 	}
 	in.scratch = *p // header copy; the payload is shared and read-only

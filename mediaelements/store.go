@@ -40,6 +40,9 @@ type Options struct {
 	// FlowTimeout is how long a pad may go without packets before it
 	// reports NOT_FLOWING (default 2 s).
 	FlowTimeout time.Duration
+	// Transcoders, when set, converts media for sinks that cannot take
+	// their source's codec (transcode.go); nil: such sinks are refused.
+	Transcoders Transcoders
 }
 
 // Store is the object store: every live object, the sessions that
@@ -53,6 +56,8 @@ type Store struct {
 	now      func() time.Time
 	sink     atomic.Pointer[EventSink]
 	manager  *ServerManager
+
+	transcoders Transcoders
 
 	mu        sync.Mutex
 	objects   map[string]Object
@@ -89,7 +94,7 @@ func NewStore(o Options) *Store {
 		o.FlowTimeout = DefaultFlowTimeout
 	}
 	s := &Store{
-		reg: o.Registry, log: o.Logger, limits: o.Limits, metadata: o.Metadata, now: o.Now, flowTO: o.FlowTimeout,
+		reg: o.Registry, log: o.Logger, limits: o.Limits, metadata: o.Metadata, now: o.Now, flowTO: o.FlowTimeout, transcoders: o.Transcoders,
 		objects:   map[string]Object{},
 		sessions:  map[string]*session{},
 		subs:      map[string]*subscription{},

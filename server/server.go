@@ -19,6 +19,7 @@ import (
 	"github.com/miksilo/miksilo/mediaelements"
 	"github.com/miksilo/miksilo/rpc"
 	"github.com/miksilo/miksilo/rpc/protocol"
+	"github.com/miksilo/miksilo/transcode"
 )
 
 // Server is a running Miksilo instance.
@@ -43,6 +44,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 			MaxObjectsPerSession: cfg.Limits.MaxObjectsPerSession,
 		},
 		Metadata: cfg.Metadata,
+		// A sink that cannot take its source's codec gets a GStreamer
+		// transcoder (transcode package) instead of an Error.
+		Transcoders: transcode.NewFactory(),
 	})
 	rs := rpc.New(rpc.Params{Store: store, Logger: log, Registerer: reg},
 		rpc.WithGCPeriod(cfg.Sessions.GCPeriod),

@@ -1,0 +1,407 @@
+// Package transcode is the media plane's transcoder on GStreamer: the
+// mediaelements.Transcoders a server passes to its store, so that a sink
+// that cannot take its source's codec (an H.264-only viewer of a VP8
+// publisher) gets the stream converted instead of being refused.
+//
+// One transcoder is one pipeline:
+//
+//	appsrc (RTP of the source codec; live, do-timestamp, non-blocking, leaky)
+//	! rtpjitterbuffer ! depayloader ! decoder ! convert ! encoder ! payloader
+//	! appsink → RTP packets → OnPacket
+//
+// Video: VP8 ↔ H.264 (constrained baseline, packetization-mode=1), VP9 →
+// VP8/H.264. Audio: Opus ↔ PCMU/PCMA. The video encoders run real-time
+// settings at DefaultVideoBitrate (1 Mb/s) unless WithVideoBitrate says
+// otherwise; a sink's keyframe request forces a keyframe, and the
+// depayloader's or decoder's requests (and a watchdog: packets in, no
+// frames out) ask the source for one.
+package transcode
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gogst "github.com/go-gst/go-gst/gst"
+	"github.com/pion/rtp"
+
+	"github.com/miksilo/miksilo/internal/gst"
+	me "github.com/miksilo/miksilo/mediaelements"
+)
+
+// Defaults of the encoders (bits per second).
+const (
+	DefaultVideoBitrate = 1_000_000
+	DefaultAudioBitrate = 32_000
+)
+
+// ErrUnsupported is returned (wrapping mediaelements.ErrUnsupportedTranscoding)
+// for pairs of codecs this package cannot convert.
+var ErrUnsupported = fmt.Errorf("transcode: %w", me.ErrUnsupportedTranscoding)
+
+// Factory creates transcoders; it implements mediaelements.Transcoders.
+type Factory struct {
+	videoBitrate int
+	audioBitrate int
+	jitter       time.Duration
+}
+
+// Option configures a Factory.
+type Option func(*Factory)
+
+// WithVideoBitrate sets the video encoders' target bitrate (bps).
+func WithVideoBitrate(bps int) Option { return func(f *Factory) { f.videoBitrate = bps } }
+
+// WithAudioBitrate sets the Opus encoder's bitrate (bps).
+func WithAudioBitrate(bps int) Option { return func(f *Factory) { f.audioBitrate = bps } }
+
+// WithJitterBuffer sets the latency of the jitter buffer in front of the
+// depayloader (default 50 ms), which puts retransmitted packets back in order.
+func WithJitterBuffer(d time.Duration) Option { return func(f *Factory) { f.jitter = d } }
+
+// NewFactory returns a transcoder factory.
+func NewFactory(opts ...Option) *Factory {
+	f := &Factory{videoBitrate: DefaultVideoBitrate, audioBitrate: DefaultAudioBitrate, jitter: 50 * time.Millisecond}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+var _ me.Transcoders = (*Factory)(nil)
+
+// codecSpec is how one RTP codec is taken apart and put together.
+type codecSpec struct {
+	video    bool
+	encoding string // RTP encoding-name
+	depay    string
+	decoders []string // first present wins
+	encoders []string // launch fragments naming the encoder "enc"; the first installed wins
+	pay      string   // %d: payload type
+	raw      string   // caps before the audio encoder
+}
+
+func (f *Factory) spec(c me.Codec) (codecSpec, bool) {
+	kbps := f.videoBitrate / 1000
+	switch strings.ToLower(c.MimeType) {
+	case "video/vp8":
+		return codecSpec{video: true, encoding: "VP8",
+			depay:    "rtpvp8depay request-keyframe=true wait-for-keyframe=true",
+			decoders: []string{"vp8dec max-errors=-1"},
+			encoders: []string{fmt.Sprintf("vp8enc name=enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=%d lag-in-frames=0 keyframe-max-dist=150 error-resilient=partitions threads=2", f.videoBitrate)},
+			pay:      "rtpvp8pay picture-id-mode=15-bit mtu=1200 pt=%d"}, true
+	case "video/h264":
+		return codecSpec{video: true, encoding: "H264",
+			depay:    "rtph264depay request-keyframe=true wait-for-keyframe=true",
+			decoders: []string{"avdec_h264 max-errors=-1 output-corrupt=false thread-type=slice", "openh264dec max-errors=-1"},
+			encoders: []string{
+				fmt.Sprintf("x264enc name=enc tune=zerolatency speed-preset=ultrafast bitrate=%d vbv-buf-capacity=500 key-int-max=150 ! video/x-h264,profile=constrained-baseline", kbps),
+				fmt.Sprintf("openh264enc name=enc bitrate=%d rate-control=bitrate complexity=low gop-size=150 ! video/x-h264,profile=constrained-baseline", f.videoBitrate),
+			},
+			pay: "rtph264pay config-interval=-1 aggregate-mode=zero-latency mtu=1200 pt=%d"}, true
+	case "video/vp9":
+		return codecSpec{video: true, encoding: "VP9",
+			depay:    "rtpvp9depay request-keyframe=true wait-for-keyframe=true",
+			decoders: []string{"vp9dec max-errors=-1"}}, true // decode only: VP9 encoding is too slow for real time
+	case "audio/opus":
+		return codecSpec{encoding: "OPUS", depay: "rtpopusdepay", decoders: []string{"opusdec plc=true"},
+			encoders: []string{fmt.Sprintf("opusenc name=enc bitrate=%d frame-size=20", f.audioBitrate)},
+			pay:      "rtpopuspay pt=%d", raw: "audio/x-raw,rate=48000,channels=2"}, true
+	case "audio/pcmu":
+		return codecSpec{encoding: "PCMU", depay: "rtppcmudepay", decoders: []string{"mulawdec"},
+			encoders: []string{"mulawenc name=enc"}, pay: "rtppcmupay pt=%d", raw: "audio/x-raw,rate=8000,channels=1"}, true
+	case "audio/pcma":
+		return codecSpec{encoding: "PCMA", depay: "rtppcmadepay", decoders: []string{"alawdec"},
+			encoders: []string{"alawenc name=enc"}, pay: "rtppcmapay pt=%d", raw: "audio/x-raw,rate=8000,channels=1"}, true
+	}
+	return codecSpec{}, false
+}
+
+// firstName is the element factory a launch fragment starts with.
+func firstName(fragment string) string {
+	name, _, _ := strings.Cut(fragment, " ")
+	return name
+}
+
+// pick returns the first fragment whose element is installed.
+func pick(fragments []string) (string, error) {
+	var names []string
+	for _, fr := range fragments {
+		if len(gst.Missing(firstName(fr))) == 0 {
+			return fr, nil
+		}
+		names = append(names, firstName(fr))
+	}
+	if len(names) == 0 {
+		return "", ErrUnsupported
+	}
+	return "", gst.Require(names[0])
+}
+
+// Describe returns the pipeline description for a pair of codecs, or an
+// error wrapping ErrUnsupported or gst.ErrMissingPlugin.
+func (f *Factory) Describe(from, to me.Codec) (string, error) {
+	in, ok1 := f.spec(from)
+	out, ok2 := f.spec(to)
+	if !ok1 || !ok2 || in.video != out.video || len(out.encoders) == 0 {
+		return "", fmt.Errorf("%w: %s to %s", ErrUnsupported, from.MimeType, to.MimeType)
+	}
+	if strings.EqualFold(to.MimeType, "video/H264") {
+		if mode := fmtp(to.Fmtp, "packetization-mode"); mode != "1" {
+			return "", fmt.Errorf("%w: H.264 with packetization-mode=%q (only 1)", ErrUnsupported, mode)
+		}
+	}
+	for _, e := range []string{"appsrc", "rtpjitterbuffer", "appsink", firstName(in.depay), firstName(out.pay)} {
+		if err := gst.Require(e); err != nil {
+			return "", err
+		}
+	}
+	dec, err := pick(in.decoders)
+	if err != nil {
+		return "", err
+	}
+	enc, err := pick(out.encoders)
+	if err != nil {
+		return "", err
+	}
+	clock := from.ClockRate
+	if clock == 0 {
+		clock = 90000
+	}
+	caps := fmt.Sprintf("application/x-rtp,media=%s,clock-rate=%d,encoding-name=%s,payload=%d",
+		map[bool]string{true: "video", false: "audio"}[in.video], clock, in.encoding, from.PayloadType)
+	convert := "videoconvert"
+	if !in.video {
+		convert = "audioconvert ! audioresample ! " + out.raw
+	}
+	return fmt.Sprintf(
+		"appsrc name=src format=time is-live=true do-timestamp=true block=false max-bytes=4000000 leaky-type=downstream caps=%q"+
+			" ! rtpjitterbuffer latency=%d do-lost=true"+
+			" ! %s name=depay ! %s name=dec ! %s ! %s ! %s name=pay"+
+			" ! appsink name=sink sync=false async=false max-buffers=500 drop=true",
+		caps, f.jitter.Milliseconds(), in.depay, dec, convert, enc, fmt.Sprintf(out.pay, to.PayloadType)), nil
+}
+
+func fmtp(s, key string) string {
+	for _, kv := range strings.Split(s, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+// New starts a transcoder from one codec to another (mediaelements.Transcoders).
+func (f *Factory) New(from, to me.Codec, log *slog.Logger) (me.Transcoder, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	desc, err := f.Describe(from, to)
+	if err != nil {
+		return nil, err
+	}
+	name := "transcode-" + strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(from.MimeType, "video/"), "audio/")) +
+		"-" + strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(to.MimeType, "video/"), "audio/"))
+	p, err := gst.Parse(name, desc, log)
+	if err != nil {
+		return nil, err
+	}
+	els, err := p.Elements("src", "enc", "sink")
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	t := &Transcoder{
+		log: log, p: p, src: gst.NewAppSrc(els[0]), enc: els[1],
+		video: strings.HasPrefix(strings.ToLower(from.MimeType), "video/"),
+		pt:    from.PayloadType & 0x7f,
+		stop:  make(chan struct{}), done: make(chan struct{}),
+	}
+	if t.video {
+		if t.watch, err = gst.WatchKeyUnitRequests(els[0], "src"); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	p.OnError(func(m gst.Message) {
+		if !m.Warning {
+			t.errors.Add(1)
+		}
+	})
+	err = p.Start()
+	if err == nil {
+		err = p.WaitPlaying(2 * time.Second)
+	}
+	if err != nil {
+		t.closePipeline()
+		return nil, err
+	}
+	t.sink = gst.RunAppSink(els[2], t.pulled)
+	go t.run()
+	log.Debug("transcoder pipeline", "description", desc)
+	return t, nil
+}
+
+// Transcoder is one running transcoding pipeline (mediaelements.Transcoder).
+type Transcoder struct {
+	log   *slog.Logger
+	p     *gst.Pipeline
+	src   *gst.AppSrc
+	enc   *gogst.Element
+	sink  *gst.AppSink
+	watch *gst.KeyUnitWatch
+	video bool
+	pt    byte // the source payload type in the appsrc caps
+
+	onPacket atomic.Pointer[func(*rtp.Packet)]
+	onKF     atomic.Pointer[func()]
+
+	wmu sync.Mutex // serialises Write's scratch buffer
+	buf []byte
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	stop      chan struct{}
+	done      chan struct{}
+
+	in, out, bad, errors, keyframesAsked atomic.Uint64
+}
+
+// Write copies a source packet into the pipeline; it never blocks.
+func (t *Transcoder) Write(p *rtp.Packet) {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	if t.closed.Load() {
+		return
+	}
+	n := p.MarshalSize()
+	if cap(t.buf) < n {
+		t.buf = make([]byte, n)
+	}
+	b := t.buf[:n]
+	if _, err := p.MarshalTo(b); err == nil {
+		// The payload type the pipeline's caps name, whatever the source
+		// uses now (the jitter buffer drops packets of unknown types).
+		b[1] = b[1]&0x80 | t.pt
+		if t.src.Push(b) == nil {
+			t.in.Add(1)
+		}
+	}
+}
+
+// OnPacket sets the consumer of transcoded packets (called on the
+// transcoder's appsink goroutine, a fresh packet each time).
+func (t *Transcoder) OnPacket(fn func(p *rtp.Packet)) { t.onPacket.Store(&fn) }
+
+// OnKeyframeNeeded sets how the transcoder asks its source for a keyframe.
+func (t *Transcoder) OnKeyframeNeeded(fn func()) { t.onKF.Store(&fn) }
+
+// ForceKeyframe makes the encoder send a keyframe soon.
+func (t *Transcoder) ForceKeyframe() {
+	if t.closed.Load() || !t.video {
+		return
+	}
+	gst.ForceKeyUnit(t.enc)
+}
+
+// Stats are the transcoder's counters.
+type Stats struct {
+	PacketsIn, PacketsOut, Malformed, Errors, KeyframesAsked uint64
+}
+
+// Stats returns the counters so far.
+func (t *Transcoder) Stats() Stats {
+	return Stats{PacketsIn: t.in.Load(), PacketsOut: t.out.Load(), Malformed: t.bad.Load(),
+		Errors: t.errors.Load(), KeyframesAsked: t.keyframesAsked.Load()}
+}
+
+func (t *Transcoder) pulled(s gst.Sample) {
+	p := &rtp.Packet{}
+	if err := p.Unmarshal(s.Data); err != nil {
+		t.bad.Add(1)
+		return
+	}
+	t.out.Add(1)
+	if fn := t.onPacket.Load(); fn != nil {
+		(*fn)(p)
+	}
+}
+
+// Keyframe requests towards the source: what the depayloader or decoder
+// asks for, and a watchdog for a decoder that gets packets but makes no
+// frames (it started without a keyframe or lost one).
+const (
+	pollInterval = 100 * time.Millisecond
+	stallAfter   = time.Second
+	minAskGap    = 500 * time.Millisecond
+)
+
+func (t *Transcoder) run() {
+	defer close(t.done)
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	var seen int
+	lastOut, lastIn := t.out.Load(), t.in.Load()
+	lastProgress := time.Now()
+	var lastAsk time.Time
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-tick.C:
+		}
+		if !t.video {
+			continue
+		}
+		now := time.Now()
+		ask := false
+		if n := t.watch.Count(); n != seen {
+			seen = n
+			ask = true
+		}
+		in, out := t.in.Load(), t.out.Load()
+		if out != lastOut || in == lastIn {
+			lastProgress = now // frames come out, or nothing goes in
+		} else if now.Sub(lastProgress) > stallAfter {
+			ask = true
+		}
+		lastIn, lastOut = in, out
+		if ask && now.Sub(lastAsk) >= minAskGap {
+			lastAsk = now
+			lastProgress = now
+			t.keyframesAsked.Add(1)
+			if fn := t.onKF.Load(); fn != nil {
+				(*fn)()
+			}
+		}
+	}
+}
+
+// Close stops the transcoder and waits for its goroutines. Not to be called
+// from inside an OnPacket callback.
+func (t *Transcoder) Close() {
+	t.closeOnce.Do(func() {
+		t.closed.Store(true)
+		close(t.stop)
+		<-t.done
+		t.sink.Stop()
+		t.closePipeline()
+		if n := t.errors.Load(); n > 0 {
+			t.log.Warn("transcoder had pipeline errors", "errors", n)
+		}
+	})
+}
+
+func (t *Transcoder) closePipeline() {
+	t.wmu.Lock() // no Push in flight while the pipeline stops
+	t.closed.Store(true)
+	t.wmu.Unlock()
+	t.p.Close()
+	if t.watch != nil {
+		t.watch.Close()
+	}
+}
