@@ -147,7 +147,7 @@ type Composite struct {
 	mix     *gogst.Element
 	enc     *gogst.Element
 	sink    *gst.AppSink
-	audio   *audiomix.Mixer
+	latency atomic.Int64                 // ns; the pipeline's latency, queried by the loop once frames flow
 	outputs atomic.Pointer[[]*me.Output] // video outputs of the ports (copy-on-write)
 
 	mu      sync.Mutex // guards the fields below
@@ -169,6 +169,8 @@ type Composite struct {
 	outFrames  atomic.Uint64
 	maxGap     atomic.Int64 // largest gap between output frames after the first, ns
 	stalled    bool         // loop-owned
+
+	audioState // the audio mixer and the ports' audio settings (audio.go)
 	closeOnce  sync.Once
 }
 
@@ -200,22 +202,18 @@ func New(in me.ObjectInit, s Settings) (*Composite, error) {
 	if err := gst.Require(append(requiredElements(s.Codec), s.extraElements...)...); err != nil {
 		return nil, me.NewError(me.CodeNotAvailable, "Composite: %v", err)
 	}
+	if err := audiomix.Require(); err != nil { // the mixer itself starts with the first audio packet
+		return nil, me.NewError(me.CodeNotAvailable, "Composite audio: %v", err)
+	}
 	c := &Composite{set: s, start: time.Now(), applied: map[string]Region{},
 		busMsgs: make(chan gst.Message, 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	c.audioPorts = map[string]*audioPort{}
 	c.Init(in)
 	c.log = orDiscard(s.Log).With("object", in.ID)
 	c.outputs.Store(&[]*me.Output{})
 	if err := c.startPipeline(); err != nil {
 		return nil, err
 	}
-	am, err := audiomix.New(audiomix.Config{Log: c.log.With("part", "audiomix"), OnError: func(err error) {
-		c.EmitError("STREAM_ERROR_FAILED", me.CodeUnexpected, "Composite audio: "+err.Error())
-	}})
-	if err != nil {
-		c.stopPipeline()
-		return nil, me.NewError(me.CodeUnexpected, "Composite audio mixer: %v", err)
-	}
-	c.audio = am
 	go c.loop()
 	return c, nil
 }
@@ -230,7 +228,7 @@ func (c *Composite) startPipeline() error {
 		p.Close()
 		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
 	}
-	mix, err := newCompositor(p)
+	mix, err := newCompositor(p, c.set)
 	if err != nil {
 		p.Close()
 		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
@@ -448,11 +446,14 @@ func (c *Composite) Regions() map[string]Region {
 type Stats struct {
 	Frames uint64        // encoded frames sent
 	MaxGap time.Duration // largest time between two output frames
+	// Latency is the pipeline's latency (0 until frames flow): a frame
+	// leaves the encoder this long after the start of its interval.
+	Latency time.Duration
 }
 
 // Stats returns the output counters.
 func (c *Composite) Stats() Stats {
-	return Stats{Frames: c.outFrames.Load(), MaxGap: time.Duration(c.maxGap.Load())}
+	return Stats{Frames: c.outFrames.Load(), MaxGap: time.Duration(c.maxGap.Load()), Latency: time.Duration(c.latency.Load())}
 }
 
 // Settings returns the validated construction settings.
@@ -470,7 +471,9 @@ func (c *Composite) Close() {
 		c.mu.Unlock()
 		close(c.stop)
 		<-c.done
-		c.audio.Close()
+		if am := c.audio.Load(); am != nil {
+			am.Close()
+		}
 		c.stopPipeline()
 	})
 }

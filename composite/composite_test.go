@@ -106,6 +106,19 @@ func TestPixels(t *testing.T) {
 	f := waitShows(t, v, start, wait, "four quadrants",
 		topLeft(red), topRight(green), bottomLeft(blue), bottomRight(yellow))
 	t.Logf("four hosts on screen %v after the viewer connected", time.Since(start).Round(time.Millisecond))
+	// Frames leave one output frame (the compositor's window) plus the
+	// timing source's frame plus the aggregator's and the appsink's slack
+	// after their start: nothing else may add latency (a background at the
+	// output framerate would add a whole frame).
+	frame := time.Second / 15
+	if !eventually(wait, func() bool { return c.Stats().Latency > 0 }) {
+		t.Fatal("pipeline latency unknown")
+	}
+	lat := c.Stats().Latency
+	t.Logf("pipeline latency %v at 15 fps", lat)
+	if want := frame + time.Second/timingFPS + aggregatorLatency + processingDeadline; lat < frame || lat > want+time.Millisecond {
+		t.Errorf("pipeline latency %v, want %v", lat, want)
+	}
 	if p := os.Getenv("MIKSILO_COMPOSITE_PNG"); p != "" {
 		savePNG(t, f, p)
 	}
@@ -240,7 +253,8 @@ func TestH264Output(t *testing.T) {
 	// No input yet: the background colour.
 	v, _ := e.viewer(pl, comp, 160, 120)
 	waitShows(t, v, time.Time{}, wait, "the background", spot{80, 60, blue})
-	_, vp8Port := e.publisher(pl, comp, green)
+	// Video only (the audio mixer must not start; see the end).
+	_, vp8Port := e.publisherWith(pl, comp, rtctest.PublisherConfig{Width: 160, Height: 120, FPS: 15, Color: green})
 	waitShows(t, v, time.Time{}, wait, "the publisher filling the canvas", spot{80, 60, green}, spot{10, 10, green}, spot{150, 110, green})
 	// An H.264 publisher joins: side by side, each 4:3 picture letterboxed
 	// in its 80×120 half (60 pixels high, centred).
@@ -255,6 +269,18 @@ func TestH264Output(t *testing.T) {
 	}
 	if c.Stats().Frames == 0 {
 		t.Fatal("no output frames counted")
+	}
+	// Neither publisher sends audio: the audio mixer never started, and a
+	// setting made meanwhile is kept for when it does.
+	if c.audio.Load() != nil {
+		t.Fatal("the audio mixer runs without any audio input")
+	}
+	e.invoke(comp, "setGain", map[string]any{"port": vp8Port, "gain": 0.25})
+	c.audioMu.Lock()
+	g := c.audioPorts[vp8Port].gain
+	c.audioMu.Unlock()
+	if g != 0.25 {
+		t.Fatalf("gain recorded as %v", g)
 	}
 }
 

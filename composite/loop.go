@@ -67,6 +67,7 @@ func (c *Composite) turn(owners map[string]*port) {
 	for _, p := range removed {
 		c.dropBin(p, owners)
 	}
+	c.startAudio()
 	now := c.now()
 	var active []string
 	for _, s := range states {
@@ -142,9 +143,17 @@ func (c *Composite) dropBin(p *port, owners map[string]*port) {
 	p.bin = nil
 }
 
-// watchOutput raises an Error event when the encoder stops producing.
+// watchOutput raises an Error event when the encoder stops producing, and
+// logs the pipeline latency once frames flow (it is known once the
+// compositor has negotiated).
 func (c *Composite) watchOutput(now int64) {
 	last := c.lastOutput.Load()
+	if last != 0 && c.latency.Load() == 0 {
+		if lat, live := pipelineLatency(c.pipe); live && lat > 0 {
+			c.latency.Store(int64(lat))
+			c.log.Debug("composite: pipeline latency", "latency", lat, "framerate", c.set.Framerate)
+		}
+	}
 	var idle time.Duration
 	if last == 0 {
 		idle = time.Duration(now) - 2*stallTimeout // allow for start-up

@@ -13,78 +13,152 @@ import (
 
 // The video mixer: one live GStreamer pipeline per Composite.
 //
-//	videotestsrc (live, solid background colour) ─┐
-//	input bin 1: appsrc ! depay ! dec ────────────┤ compositor ! caps(w,h,fps) ! encoder ! payloader ! appsink → Go
-//	input bin N: …                   ─────────────┘
+//	videotestsrc (live, 16×16, 120 fps, alpha 0: the clock) ─┐
+//	[videotestsrc (not live, canvas-sized, background colour)]┤
+//	input bin 1: appsrc ! depay ! dec ───────────────────────┤ compositor ! caps(w,h,fps) ! encoder ! payloader ! appsink → Go
+//	input bin N: …                   ────────────────────────┘
 //
 // Input bins are added to and removed from the running pipeline; the live
-// background source keeps the compositor producing frames at the
-// framerate whatever the inputs do, so output timestamps stay continuous.
+// timing source keeps the compositor producing frames at the framerate
+// whatever the inputs do, so output timestamps stay continuous.
 
 // aggregatorLatency is extra time the compositor waits for inputs past each
-// output frame's deadline (decode time of late inputs). The compositor's
-// pipeline latency is this plus the background source's (one frame) plus
-// one output frame (videoaggregator): frame [T, T+d) leaves at about
-// T + 2d + aggregatorLatency.
-const aggregatorLatency = 10 * time.Millisecond
+// output frame's end (decode time of late inputs). The pipeline latency is
+// this plus the timing source's (one of its frames) plus one output frame
+// (videoaggregator's own) plus the appsink's processingDeadline: frame
+// [T, T+d) leaves at T + d + 1/timingFPS + aggregatorLatency +
+// processingDeadline (57 ms at 30 fps, 90 ms at 15 fps).
+const aggregatorLatency = 5 * time.Millisecond
 
-// backgroundFPS is the background source's framerate. A live source's
-// latency is one of its frames and the compositor waits for it on every
-// output frame, so the background runs faster than the output (the
-// compositor takes the latest): 17 ms instead of a whole output frame.
-const backgroundFPS = 60
+// timingFPS is the framerate of the live source that makes the compositor
+// live. A live source's latency is one of its frames and the compositor
+// waits for it on every output frame, so it runs much faster than the
+// output (the compositor takes the latest): 8 ms instead of a whole output
+// frame. It is 16×16 and its pad has alpha 0: never blended, it costs
+// ~120 tiny buffers a second.
+const timingFPS = 120
 
-// mixerLaunch is the gst-launch description of the pipeline around the
-// compositor, which newCompositor adds: the background branch ends in
-// capsfilter "bgcaps", the output branch starts at capsfilter "outcaps".
-//
-// The live background source makes the compositor live: it produces a
-// frame every 1/framerate on the clock with or without inputs. (A non-live
-// background with force-live=true, which would save the background's frame
-// of latency, stalled the output for over 1 s in one of two test runs with
-// GStreamer 1.22.) The appsink syncs on the clock: the live compositor
-// sends a frame early when every input has data and at its deadline when
-// one is late or has just stopped, so unsynced output jitters by up to the
-// pipeline latency (measured: 150 ms gaps when a publisher stops); synced,
-// frames leave one frame interval apart, at a constant latency.
-func mixerLaunch(s Settings) string {
-	caps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1", s.Width, s.Height, s.Framerate)
-	bgCaps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1", s.Width, s.Height, backgroundFPS)
-	return fmt.Sprintf("videotestsrc name=bg is-live=true pattern=solid-color foreground-color=%d ! capsfilter name=bgcaps caps=%s "+
-		"capsfilter name=outcaps caps=%s ! %s ! %s ! appsink name=out sync=true async=false max-buffers=1000 drop=true",
-		0xff000000|s.background, bgCaps, caps, VideoEncoderLaunch(s.Codec, s.Bitrate, s.Framerate), VideoPayloaderLaunch(s.Codec))
+// outputColour is the colorimetry of the canvas: that of the decoders'
+// output for standard-definition VP8 and H.264 (what GStreamer assumes for
+// caps without colorimetry below 720p), so inputs are blended without a
+// colour-matrix conversion, and fixed, so a joining input never changes the
+// encoder's caps. (A canvas-sized layer without it was negotiated as BT.709
+// and converted on every frame: ~0.1 CPU-s per second at 720p30.)
+const outputColour = "colorimetry=bt601,chroma-site=jpeg"
+
+// compositorBackground is the compositor's own background fill for a
+// colour it can paint (black and white), "" for any other colour.
+func compositorBackground(rgb uint32) string {
+	switch rgb {
+	case 0x000000:
+		return "black"
+	case 0xffffff:
+		return "white"
+	}
+	return ""
 }
 
-// newCompositor creates the compositor and links it between the
-// background and output branches of p.
-func newCompositor(p *gst.Pipeline) (*gogst.Element, error) {
+// mixerLaunch is the gst-launch description of the pipeline around the
+// compositor, which newCompositor adds: the timing branch ends in
+// capsfilter "tickcaps", the optional colour layer in capsfilter "bgcaps",
+// the output branch starts at capsfilter "outcaps".
+//
+// The live timing source makes the compositor live: it produces a frame
+// every 1/framerate on the clock with or without inputs. (A compositor
+// with force-live=true and only a non-live background stalled the output
+// for over 1 s in one of two test runs with GStreamer 1.22.) A background
+// colour the compositor cannot paint itself is a canvas-sized solid layer
+// from a non-live videotestsrc at the output framerate: it runs ahead of
+// the clock, blocked by the compositor, so it adds no latency; it costs a
+// fill and a copy of the canvas per output frame.
+//
+// The appsink syncs on the clock: the live compositor sends a frame early
+// when every input has data and at its deadline when one is late or has
+// just stopped, so unsynced output jitters by up to the pipeline latency
+// plus a frame (measured: 150 ms gaps when a publisher stops at 15 fps);
+// synced, frames leave one frame interval apart, at a constant latency.
+func mixerLaunch(s Settings) string {
+	caps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1,%s", s.Width, s.Height, s.Framerate, outputColour)
+	tickCaps := fmt.Sprintf("video/x-raw,format=I420,width=16,height=16,framerate=%d/1,pixel-aspect-ratio=1/1,%s", timingFPS, outputColour)
+	desc := fmt.Sprintf("videotestsrc name=tick is-live=true pattern=solid-color foreground-color=0xff000000 ! capsfilter name=tickcaps caps=%s ", tickCaps)
+	if compositorBackground(s.background) == "" {
+		desc += fmt.Sprintf("videotestsrc name=bg is-live=false pattern=solid-color foreground-color=%d ! capsfilter name=bgcaps caps=%s ",
+			0xff000000|s.background, caps)
+	}
+	return desc + fmt.Sprintf("capsfilter name=outcaps caps=%s ! %s ! %s ! appsink name=out sync=true async=false processing-deadline=%d max-buffers=1000 drop=true",
+		caps, VideoEncoderLaunch(s.Codec, s.Bitrate, s.Framerate), VideoPayloaderLaunch(s.Codec), processingDeadline.Nanoseconds())
+}
+
+// newCompositor creates the compositor and links it between the timing
+// (and colour) branches and the output branch of p.
+func newCompositor(p *gst.Pipeline, s Settings) (*gogst.Element, error) {
 	mix, err := gogst.NewElementWithProperties("compositor", map[string]interface{}{
 		"name": "mix", "ignore-inactive-pads": true, "latency": uint64(aggregatorLatency.Nanoseconds()),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("compositor: %w", err)
 	}
-	mix.SetArg("background", "black")
+	bg := compositorBackground(s.background)
+	if bg == "" {
+		bg = "black" // under the colour layer
+	}
+	mix.SetArg("background", bg)
 	if err := p.Add(mix); err != nil {
 		return nil, err
 	}
-	els, err := p.Elements("bgcaps", "outcaps")
+	link := func(branch string, alpha float64) error {
+		el, err := p.Element(branch)
+		if err != nil {
+			return err
+		}
+		pad := mix.GetRequestPad("sink_%u")
+		src := el.GetStaticPad("src")
+		if pad == nil || src == nil {
+			return fmt.Errorf("compositor: no pad for %s", branch)
+		}
+		if r := src.Link(pad); r != gogst.PadLinkOK {
+			return fmt.Errorf("compositor: link %s: %s", branch, r)
+		}
+		pad.SetProperty("zorder", uint(0))
+		pad.SetProperty("alpha", alpha)
+		return nil
+	}
+	if err := link("tickcaps", 0); err != nil {
+		return nil, err
+	}
+	if compositorBackground(s.background) == "" {
+		if err := link("bgcaps", 1); err != nil {
+			return nil, err
+		}
+	}
+	out, err := p.Element("outcaps")
 	if err != nil {
 		return nil, err
 	}
-	pad := mix.GetRequestPad("sink_%u")
-	src := els[0].GetStaticPad("src")
-	if pad == nil || src == nil {
-		return nil, fmt.Errorf("compositor: no background pad")
-	}
-	if r := src.Link(pad); r != gogst.PadLinkOK {
-		return nil, fmt.Errorf("compositor: link background: %s", r)
-	}
-	pad.SetProperty("zorder", uint(0))
-	if err := mix.Link(els[1]); err != nil {
+	if err := mix.Link(out); err != nil {
 		return nil, fmt.Errorf("compositor: link output: %w", err)
 	}
 	return mix, nil
+}
+
+// processingDeadline is the time the synchronised appsink allows between
+// the compositor's deadline and the frame's leaving: composing, encoding
+// and payloading a frame the compositor produced at its deadline (an input
+// missing). GstBaseSink's default is 20 ms; a 720p VP8 frame takes ~6 ms
+// on one core. A frame that takes longer leaves late (a gap of one frame
+// plus the overrun), nothing is dropped.
+const processingDeadline = 10 * time.Millisecond
+
+// pipelineLatency asks the pipeline for the latency it applies: a frame
+// leaves the synchronised appsink this long after the start of its
+// interval.
+func pipelineLatency(p *gst.Pipeline) (time.Duration, bool) {
+	q := gogst.NewLatencyQuery()
+	if !p.Query(q) {
+		return 0, false
+	}
+	live, min, _ := q.ParseLatency()
+	return time.Duration(min), live
 }
 
 // requiredElements are the factories a Composite with codec needs.

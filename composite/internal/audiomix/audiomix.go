@@ -129,6 +129,10 @@ var requiredPlugins = []string{
 	"rtpopuspay", "rtpopusdepay", "rtpjitterbuffer", "appsrc", "appsink", "audioconvert", "audioresample",
 }
 
+// Require reports the GStreamer elements New needs that are missing, so a
+// caller that starts the mixer later can check them up front.
+func Require() error { return igst.Require(requiredPlugins...) }
+
 // Config holds the mixer's dependencies.
 type Config struct {
 	Log *slog.Logger
