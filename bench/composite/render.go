@@ -212,7 +212,7 @@ func renderSection(rc renderConfig, runs map[string]*result) (string, error) {
 	if gl != nil && gl.Launch != "" {
 		p("\nThe baseline pipeline (file paths shortened):\n\n```\ngst-launch-1.0 %s\n```\n", gl.Launch)
 	}
-	p("\nWhat Miksilo does on top of the baseline's work, all in the CPU figure: ICE, DTLS and SRTP for five peers, RTP depayloading and jitter handling of four inputs, RTCP (NACK, PLI, reports), the Kurento object model, a live background source (`videotestsrc is-live=true`, one more layer for the compositor; the baseline lets `compositor` fill its background) that keeps the output going without inputs, and the Composite's audio mixer, which runs even without audio inputs. Raw results: bin/bench/composite.jsonl.\n")
+	p("\nWhat Miksilo does on top of the baseline's work, all in the CPU figure: ICE, DTLS and SRTP for five peers, RTP depayloading and jitter handling of four inputs, RTCP (NACK, PLI, reports), the Kurento object model, a 16×16 transparent live timing source (`videotestsrc is-live=true`, 120 fps) that keeps the output going without inputs (the black background itself is `compositor`'s own fill, as in the baseline), and the clock-synced appsink that paces the output. The Composite's audio mixer starts only with the first audio packet, so it does not run here (the publishers send no audio). Raw results: bin/bench/composite.jsonl.\n")
 	p("%s\n", endMarker)
 	return b.String(), nil
 }
