@@ -161,6 +161,7 @@ type Composite struct {
 	nextBin int
 
 	busMsgs chan gst.Message
+	calls   chan func() // run on the loop (inLoop)
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -169,6 +170,8 @@ type Composite struct {
 	outFrames  atomic.Uint64
 	maxGap     atomic.Int64 // largest gap between output frames after the first, ns
 	stalled    bool         // loop-owned
+	restarts   atomic.Uint64
+	restartAt  int64 // loop-owned: when the video pipeline was last rebuilt, since start
 
 	audioState // the audio mixer and the ports' audio settings (audio.go)
 	closeOnce  sync.Once
@@ -206,7 +209,7 @@ func New(in me.ObjectInit, s Settings) (*Composite, error) {
 		return nil, me.NewError(me.CodeNotAvailable, "Composite audio: %v", err)
 	}
 	c := &Composite{set: s, start: time.Now(), applied: map[string]Region{},
-		busMsgs: make(chan gst.Message, 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		busMsgs: make(chan gst.Message, 64), calls: make(chan func()), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	c.audioPorts = map[string]*audioPort{}
 	c.Init(in)
 	c.log = orDiscard(s.Log).With("object", in.ID)
@@ -233,7 +236,10 @@ func (c *Composite) startPipeline() error {
 		p.Close()
 		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
 	}
-	c.pipe, c.mix, c.enc = p, mix, els[0]
+	c.pipe, c.mix = p, mix
+	c.mu.Lock() // requestKeyframe reads enc from other goroutines
+	c.enc = els[0]
+	c.mu.Unlock()
 	p.OnError(func(m gst.Message) {
 		select {
 		case c.busMsgs <- m:
@@ -252,7 +258,10 @@ func (c *Composite) startPipeline() error {
 }
 
 func (c *Composite) stopPipeline() {
-	c.sink.Stop()
+	if c.sink != nil {
+		c.sink.Stop()
+		c.sink = nil
+	}
 	c.pipe.Close()
 }
 
@@ -396,8 +405,9 @@ func (c *Composite) requestKeyframe() {
 	}
 	c.lastKF = time.Now()
 	c.kfDue = false
+	enc := c.enc
 	c.mu.Unlock()
-	gst.ForceKeyUnit(c.enc)
+	gst.ForceKeyUnit(enc)
 }
 
 func (c *Composite) wake() {
@@ -444,8 +454,9 @@ func (c *Composite) Regions() map[string]Region {
 
 // Stats are output counters.
 type Stats struct {
-	Frames uint64        // encoded frames sent
-	MaxGap time.Duration // largest time between two output frames
+	Frames   uint64        // encoded frames sent
+	MaxGap   time.Duration // largest time between two output frames
+	Restarts uint64        // video pipelines rebuilt after a stall
 	// Latency is the pipeline's latency (0 until frames flow): a frame
 	// leaves the encoder this long after the start of its interval.
 	Latency time.Duration
@@ -453,7 +464,7 @@ type Stats struct {
 
 // Stats returns the output counters.
 func (c *Composite) Stats() Stats {
-	return Stats{Frames: c.outFrames.Load(), MaxGap: time.Duration(c.maxGap.Load()), Latency: time.Duration(c.latency.Load())}
+	return Stats{Frames: c.outFrames.Load(), MaxGap: time.Duration(c.maxGap.Load()), Restarts: c.restarts.Load(), Latency: time.Duration(c.latency.Load())}
 }
 
 // Settings returns the validated construction settings.

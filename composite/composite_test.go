@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	gogst "github.com/go-gst/go-gst/gst"
 	"github.com/pion/rtp"
 
 	"github.com/miksilo/miksilo/internal/rtctest"
@@ -412,4 +413,39 @@ func TestDecoderError(t *testing.T) {
 			t.Fatalf("an Error event about something else: %q", d)
 		}
 	}
+}
+
+// TestStallRecovery: a video pipeline that stops producing without any
+// error (seen rarely with GStreamer 1.22's live compositor) is reported
+// and rebuilt; the output resumes and its sinks' stream stays continuous.
+func TestStallRecovery(t *testing.T) {
+	e := newEnv(t)
+	pl := e.create("MediaPipeline", nil)
+	comp := e.create("Composite", map[string]any{"mediaPipeline": pl, "width": 160, "height": 120, "framerate": 15})
+	e.subscribe(comp, "Error")
+	c := e.obj(comp).(*Composite)
+	if !eventually(5*time.Second, func() bool { return c.Stats().Frames > 5 }) {
+		t.Fatalf("no output from an empty Composite: %+v", c.Stats())
+	}
+	// Freeze the pipeline the way the stall looks: PLAYING elements that
+	// produce nothing and post nothing.
+	if !c.inLoop(func() {
+		if err := c.pipe.SetState(gogst.StatePaused); err != nil {
+			t.Errorf("pause: %v", err)
+		}
+	}) {
+		t.Fatal("composite closed")
+	}
+	e.sink.await(t, 5*time.Second, "the stall reported", func(ev event) bool {
+		d, _ := ev.Data["description"].(string)
+		return ev.Object == comp && ev.Type == "Error" && strings.Contains(d, "no output frame")
+	})
+	frozen := c.Stats().Frames
+	if !eventually(10*time.Second, func() bool { return c.Stats().Restarts >= 1 && c.Stats().Frames > frozen+5 }) {
+		t.Fatalf("output did not resume after the stall: %+v (frames when frozen %d)", c.Stats(), frozen)
+	}
+	if st := c.Stats(); st.MaxGap < stallTimeout {
+		t.Errorf("the stall is missing from the largest gap: %+v", st)
+	}
+	e.release(pl)
 }

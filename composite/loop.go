@@ -34,6 +34,8 @@ func (c *Composite) loop() {
 			return
 		case m := <-c.busMsgs:
 			c.onBusMessage(m, owners)
+		case fn := <-c.calls:
+			fn()
 		case <-c.kick:
 		case <-t.C:
 		}
@@ -128,7 +130,7 @@ func (c *Composite) turn(owners map[string]*port) {
 	c.mu.Lock()
 	c.applied = placement
 	c.mu.Unlock()
-	c.watchOutput(now)
+	c.watchOutput(now, owners)
 }
 
 // dropBin removes a port's input bin from the running pipeline.
@@ -146,7 +148,7 @@ func (c *Composite) dropBin(p *port, owners map[string]*port) {
 // watchOutput raises an Error event when the encoder stops producing, and
 // logs the pipeline latency once frames flow (it is known once the
 // compositor has negotiated).
-func (c *Composite) watchOutput(now int64) {
+func (c *Composite) watchOutput(now int64, owners map[string]*port) {
 	last := c.lastOutput.Load()
 	if last != 0 && c.latency.Load() == 0 {
 		if lat, live := pipelineLatency(c.pipe); live && lat > 0 {
@@ -169,6 +171,62 @@ func (c *Composite) watchOutput(now int64) {
 		c.stalled = false
 		c.log.Info("composite: output flowing again")
 	}
+	if c.stalled && idle > restartAfter && time.Duration(now-c.restartAt) > restartAfter {
+		c.restartVideo(now, owners)
+	}
+}
+
+// inLoop runs fn on the loop's goroutine, which owns the pipeline, and
+// waits for it (diagnostics and tests). False if the Composite is closed.
+func (c *Composite) inLoop(fn func()) bool {
+	done := make(chan struct{})
+	select {
+	case c.calls <- func() { fn(); close(done) }:
+	case <-c.done:
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// restartAfter is how long the output may stay stalled before the video
+// pipeline is rebuilt (and the least time between two rebuilds).
+const restartAfter = 2 * time.Second
+
+// restartVideo rebuilds the video pipeline after a stall: GStreamer 1.22's
+// live compositor has been seen (rarely, under load, with two inputs added
+// a few ms apart) to stop producing for good without posting any error. The
+// inputs are rebuilt by the next turns from their ports' packets and ask
+// their sources for keyframes; the ports' outputs carry on, and every sink's
+// Input keeps its SSRC and continuous numbering across the new payloader's
+// stream (it sees a new upstream SSRC: a new segment).
+func (c *Composite) restartVideo(now int64, owners map[string]*port) {
+	c.restartAt = now
+	c.restarts.Add(1)
+	c.log.Warn("composite: rebuilding the video pipeline after a stall", "restart", c.restarts.Load())
+	c.mu.Lock()
+	ports := append(append([]*port(nil), c.ports...), c.removed...)
+	c.mu.Unlock()
+	for _, p := range ports {
+		p.src.Store(nil) // packets wake the loop until a new bin exists
+		p.bin = nil      // the bin dies with the old pipeline
+		p.retryAt = 0
+	}
+	clear(owners)
+	c.stopPipeline()
+	c.latency.Store(0)
+	if err := c.startPipeline(); err != nil {
+		c.log.Error("composite: video pipeline rebuild failed", "err", err)
+		c.EmitError("STREAM_ERROR_FAILED", me.CodeUnexpected, "Composite: rebuilding the stalled video pipeline failed: "+err.Error())
+		return
+	}
+	c.mu.Lock()
+	c.lastKF = time.Time{}
+	c.mu.Unlock()
 }
 
 // onBusMessage handles an error from the pipeline: an input's element
