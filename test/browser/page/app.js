@@ -162,6 +162,7 @@ function newPeer(role) {
     endpoint: null,
     webRtcPeer: null,
     pc: null,
+    hubPort: null, // the HubPort of this peer (Composite scenarios)
   };
   if (rec.remoteVideo && typeof rec.remoteVideo.requestVideoFrameCallback === 'function') {
     const onFrame = () => {
@@ -178,13 +179,16 @@ function peerConnection(rec) {
   return rec.pc || (rec.webRtcPeer && rec.webRtcPeer.peerConnection);
 }
 
+const DEFAULT_VIDEO = { width: 640, height: 480, frameRate: 15 };
+
 // createWebRtcPeer creates a kurento-utils WebRtcPeer of the given kind and resolves its SDP offer.
-function createWebRtcPeer(rec, kind) {
+// video: the camera constraints (getUserMedia) of a sending peer.
+function createWebRtcPeer(rec, kind, video = DEFAULT_VIDEO) {
   return new Promise((resolve, reject) => {
     const options = {
       localVideo: rec.localVideo || undefined,
       remoteVideo: rec.remoteVideo || undefined,
-      mediaConstraints: { audio: true, video: { width: 640, height: 480, frameRate: 15 } },
+      mediaConstraints: { audio: true, video },
       // No STUN/TURN: there is no network but loopback (the suite runs in its own network namespace).
       configuration: { iceServers: [] },
       onicecandidate: (candidate) => {
@@ -298,6 +302,65 @@ async function viewer(wsUri, pipelineId, presenterEndpointId) {
   return summary(rec, { pipelineId });
 }
 
+// createComposite: the page of a "live show" organiser (Kurento's group call): a new pipeline and a
+// Composite with Kurento's own constructor params (e.g. {width, height, framerate}). No media here.
+async function createComposite(wsUri, params) {
+  const [client] = await connectClient(wsUri);
+  clients.push(client);
+  const [pipeline] = await call(client, 'create', 'MediaPipeline');
+  const [composite] = await call(pipeline, 'create', 'Composite', params);
+  return { pipelineId: pipeline.id, compositeId: composite.id };
+}
+
+// lookUp resolves the pipeline and the Composite of another page by id over this page's connection.
+async function lookUp(client, pipelineId, compositeId) {
+  const [pipeline] = await call(client, 'getMediaobjectById', pipelineId);
+  const [composite] = await call(client, 'getMediaobjectById', compositeId);
+  return { pipeline, composite };
+}
+
+// compositeHost: a sendrecv WebRtcPeer (camera constraints `video`) with its own WebRtcEndpoint and
+// its own HubPort of the Composite, connected both ways as in Kurento's group call:
+// endpoint.connect(hubPort) publishes, hubPort.connect(endpoint) brings the mix back.
+async function compositeHost(wsUri, pipelineId, compositeId, video) {
+  const rec = newPeer('host');
+  await createWebRtcPeer(rec, 'Sendrecv', video);
+  const [client] = await connectClient(wsUri);
+  clients.push(client);
+  const { pipeline, composite } = await lookUp(client, pipelineId, compositeId);
+  const [endpoint] = await call(pipeline, 'create', 'WebRtcEndpoint');
+  const [hubPort] = await call(composite, 'createHubPort');
+  rec.hubPort = hubPort;
+  await call(endpoint, 'connect', hubPort);
+  await call(hubPort, 'connect', endpoint);
+  await negotiate(rec, endpoint);
+  return summary(rec, { pipelineId, hubPortId: hubPort.id });
+}
+
+// compositeViewer: a recvonly WebRtcPeer whose WebRtcEndpoint is fed by a HubPort of its own
+// (hubPort.connect(endpoint)): it receives the mix and publishes nothing.
+async function compositeViewer(wsUri, pipelineId, compositeId) {
+  const rec = newPeer('viewer');
+  await createWebRtcPeer(rec, 'Recvonly');
+  const [client] = await connectClient(wsUri);
+  clients.push(client);
+  const { pipeline, composite } = await lookUp(client, pipelineId, compositeId);
+  const [endpoint] = await call(pipeline, 'create', 'WebRtcEndpoint');
+  const [hubPort] = await call(composite, 'createHubPort');
+  rec.hubPort = hubPort;
+  await call(hubPort, 'connect', endpoint);
+  await negotiate(rec, endpoint);
+  return summary(rec, { pipelineId, hubPortId: hubPort.id });
+}
+
+// releaseHubPort releases the HubPort a peer of this page was given (a host leaving the show).
+async function releaseHubPort(id) {
+  const rec = peers[id];
+  if (!rec || !rec.hubPort) throw fail(`no HubPort for peer ${id}`);
+  await call(rec.hubPort, 'release');
+  rec.hubPort = null;
+}
+
 // selfTest: no server: two RTCPeerConnections in this page, the fake camera from one to the other.
 async function selfTest() {
   const rec = newPeer('self');
@@ -345,15 +408,60 @@ async function progress(id) {
           framesDecoded: s.framesDecoded || 0,
           framesReceived: s.framesReceived || 0,
           keyFramesDecoded: s.keyFramesDecoded || 0,
+          frameWidth: s.frameWidth || 0,
+          frameHeight: s.frameHeight || 0,
           codec: s.codecId ? (stats.get(s.codecId) || {}).mimeType : undefined,
         };
       }
       if (s.type === 'outbound-rtp' && s.kind === 'video') {
-        out.outbound = { packetsSent: s.packetsSent || 0, framesEncoded: s.framesEncoded || 0 };
+        out.outbound = {
+          packetsSent: s.packetsSent || 0,
+          framesEncoded: s.framesEncoded || 0,
+          frameWidth: s.frameWidth || 0,
+          frameHeight: s.frameHeight || 0,
+        };
       }
     });
   }
   return out;
+}
+
+// lumaGrid draws the frame the remote video of a peer shows now into a canvas and returns the mean
+// luminance (0-255) of each cell of a cols x rows grid over it, row by row (for layout checks: a
+// Composite's background is black, Chromium's fake camera is grey with a moving pattern).
+function lumaGrid(id, cols, rows) {
+  const rec = peers[id];
+  if (!rec || !rec.remoteVideo) throw fail(`no remote video for peer ${id}`);
+  const v = rec.remoteVideo;
+  const w = v.videoWidth;
+  const h = v.videoHeight;
+  if (!w || !h) return { width: w, height: h, grid: [] };
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  const g = canvas.getContext('2d', { willReadFrequently: true });
+  g.drawImage(v, 0, 0, w, h);
+  const data = g.getImageData(0, 0, w, h).data;
+  const grid = [];
+  for (let r = 0; r < rows; r++) {
+    const line = [];
+    const y0 = Math.floor((r * h) / rows);
+    const y1 = Math.floor(((r + 1) * h) / rows);
+    for (let c = 0; c < cols; c++) {
+      const x0 = Math.floor((c * w) / cols);
+      const x1 = Math.floor(((c + 1) * w) / cols);
+      let sum = 0;
+      for (let y = y0; y < y1; y++) {
+        for (let x = x0; x < x1; x++) {
+          const i = (y * w + x) * 4;
+          sum += 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+        }
+      }
+      line.push(Math.round(sum / ((y1 - y0) * (x1 - x0))));
+    }
+    grid.push(line);
+  }
+  return { width: w, height: h, grid };
 }
 
 // details returns everything recorded about a peer (for assertions and failure reports).
@@ -382,4 +490,18 @@ function close() {
   }
 }
 
-window.miksilo = { helloWorld, presenter, viewer, selfTest, progress, details, close, trace: () => trace.slice() };
+window.miksilo = {
+  helloWorld,
+  presenter,
+  viewer,
+  createComposite,
+  compositeHost,
+  compositeViewer,
+  releaseHubPort,
+  selfTest,
+  progress,
+  lumaGrid,
+  details,
+  close,
+  trace: () => trace.slice(),
+};
