@@ -239,7 +239,7 @@ func TestPixels(t *testing.T) {
 	if cs.MaxGap > 250*time.Millisecond || st.MaxFrameGap > time.Second {
 		t.Errorf("output stalled: %v at the composite, %v at the viewer", cs.MaxGap, st.MaxFrameGap)
 	}
-	if errs := e.sink.all(comp, "Error"); len(errs) != 0 {
+	if errs := e.sink.Events(comp, "Error"); len(errs) != 0 {
 		t.Errorf("Error events: %v", errs)
 	}
 }
@@ -392,7 +392,7 @@ func TestDecoderError(t *testing.T) {
 	}()
 	defer func() { close(stop); <-done }()
 
-	ev := e.sink.await(t, wait, "an Error event for the failing input", func(ev event) bool {
+	ev := e.sink.Await(t, wait, "an Error event for the failing input", func(ev event) bool {
 		return ev.Object == comp && ev.Type == "Error" && ev.Data["type"] == "STREAM_ERROR_DECODE"
 	})
 	desc, _ := ev.Data["description"].(string)
@@ -408,7 +408,7 @@ func TestDecoderError(t *testing.T) {
 	}) {
 		t.Fatalf("after the failure: regions %v, %d frames since", c.Regions(), c.Stats().Frames-before)
 	}
-	for _, ev := range e.sink.all(comp, "Error") {
+	for _, ev := range e.sink.Events(comp, "Error") {
 		if d, _ := ev.Data["description"].(string); !strings.Contains(d, bad) {
 			t.Fatalf("an Error event about something else: %q", d)
 		}
@@ -436,7 +436,7 @@ func TestStallRecovery(t *testing.T) {
 	}) {
 		t.Fatal("composite closed")
 	}
-	e.sink.await(t, 5*time.Second, "the stall reported", func(ev event) bool {
+	e.sink.Await(t, 5*time.Second, "the stall reported", func(ev event) bool {
 		d, _ := ev.Data["description"].(string)
 		return ev.Object == comp && ev.Type == "Error" && strings.Contains(d, "no output frame")
 	})

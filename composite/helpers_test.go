@@ -2,13 +2,12 @@ package composite
 
 import (
 	"context"
-	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/miksilo/miksilo/internal/eventtest"
 	"github.com/miksilo/miksilo/internal/rtctest"
 	me "github.com/miksilo/miksilo/mediaelements"
 	"github.com/miksilo/miksilo/mediaelements/webrtcendpoint"
@@ -21,70 +20,10 @@ const (
 	session = "S"
 )
 
-// event is one onEvent delivery, decoded.
-type event struct {
-	Object, Type string
-	Data         map[string]any
-}
+// event and sink: the shared event recorder (internal/eventtest).
+type event = eventtest.Event
 
-// sink records events.
-type sink struct {
-	mu     sync.Mutex
-	got    []event
-	notify chan struct{}
-}
-
-func (s *sink) Deliver(_ string, params []byte) {
-	var p struct {
-		Value struct {
-			Data   map[string]any `json:"data"`
-			Object string         `json:"object"`
-			Type   string         `json:"type"`
-		} `json:"value"`
-	}
-	if err := json.Unmarshal(params, &p); err != nil {
-		panic(err)
-	}
-	s.mu.Lock()
-	s.got = append(s.got, event{p.Value.Object, p.Value.Type, p.Value.Data})
-	close(s.notify)
-	s.notify = make(chan struct{})
-	s.mu.Unlock()
-}
-
-// await waits for an event matching match.
-func (s *sink) await(t *testing.T, d time.Duration, what string, match func(event) bool) event {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		s.mu.Lock()
-		for _, e := range s.got {
-			if match(e) {
-				s.mu.Unlock()
-				return e
-			}
-		}
-		ch := s.notify
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-func (s *sink) all(obj, typ string) []event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []event
-	for _, e := range s.got {
-		if e.Object == obj && e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+type sink = eventtest.Recorder
 
 // env is a store with the WebRtcEndpoint (loopback only) and Composite classes.
 type env struct {
@@ -97,7 +36,7 @@ func newEnv(t *testing.T, extraElements ...string) *env {
 	t.Helper()
 	reg := me.NewRegistry(me.PassThroughClass(), webrtcendpoint.Class(webrtcendpoint.Settings{LoopbackOnly: true}), class(nil, extraElements))
 	st := me.NewStore(me.Options{Registry: reg})
-	e := &env{t: t, store: st, sink: &sink{notify: make(chan struct{})}}
+	e := &env{t: t, store: st, sink: eventtest.New()}
 	st.SetEventSink(e.sink)
 	t.Cleanup(st.ReleaseAll)
 	return e

@@ -2,7 +2,6 @@ package transcode
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/miksilo/miksilo/internal/gst"
+	"github.com/miksilo/miksilo/internal/eventtest"
 	me "github.com/miksilo/miksilo/mediaelements"
 	"github.com/miksilo/miksilo/mediaelements/webrtcendpoint"
 )
@@ -25,66 +25,12 @@ import (
 // H.264-only viewer; the viewer's endpoint gets a transcoder and the viewer
 // decodes H.264 of the publisher's picture.
 
-type e2eEvent struct {
-	Object, Type string
-	Data         map[string]any
-}
-
-type e2eSink struct {
-	mu     sync.Mutex
-	got    []e2eEvent
-	notify chan struct{}
-	hooks  map[string]func(e2eEvent)
-}
-
-func (s *e2eSink) Deliver(_ string, params []byte) {
-	var p struct {
-		Value struct {
-			Data   map[string]any `json:"data"`
-			Object string         `json:"object"`
-			Type   string         `json:"type"`
-		} `json:"value"`
-	}
-	if err := json.Unmarshal(params, &p); err != nil {
-		panic(err)
-	}
-	ev := e2eEvent{p.Value.Object, p.Value.Type, p.Value.Data}
-	s.mu.Lock()
-	s.got = append(s.got, ev)
-	close(s.notify)
-	s.notify = make(chan struct{})
-	hook := s.hooks[ev.Object+"/"+ev.Type]
-	s.mu.Unlock()
-	if hook != nil {
-		hook(ev)
-	}
-}
-
-func (s *e2eSink) await(t *testing.T, obj, typ, state string) e2eEvent {
-	t.Helper()
-	deadline := time.After(wait)
-	for {
-		s.mu.Lock()
-		for _, ev := range s.got {
-			if ev.Object == obj && ev.Type == typ && (state == "" || ev.Data["state"] == state) {
-				s.mu.Unlock()
-				return ev
-			}
-		}
-		ch := s.notify
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("no %s %s from %s", typ, state, obj)
-		}
-	}
-}
+type e2eEvent = eventtest.Event
 
 type e2eEnv struct {
 	t     *testing.T
 	store *me.Store
-	sink  *e2eSink
+	sink  *eventtest.Recorder
 }
 
 func (e *e2eEnv) call() *me.Call { return e.store.NewCall(context.Background(), "S") }
@@ -147,16 +93,14 @@ func newE2EPeer(t *testing.T, codec webrtc.RTPCodecParameters) *webrtc.PeerConne
 // negotiate: the peer offers, the endpoint answers, candidates trickle both ways.
 func (e *e2eEnv) negotiate(ep string, pc *webrtc.PeerConnection) {
 	e.t.Helper()
-	e.sink.mu.Lock()
-	e.sink.hooks[ep+"/IceCandidateFound"] = func(ev e2eEvent) {
+	e.sink.Hook(ep, "IceCandidateFound", func(ev e2eEvent) {
 		c, _ := ev.Data["candidate"].(map[string]any)
 		s, _ := c["candidate"].(string)
 		mid, _ := c["sdpMid"].(string)
 		idx, _ := c["sdpMLineIndex"].(float64)
 		i := uint16(idx)
 		_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: s, SDPMid: &mid, SDPMLineIndex: &i})
-	}
-	e.sink.mu.Unlock()
+	})
 	cands := make(chan webrtc.ICECandidateInit, 32)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
@@ -202,7 +146,7 @@ func TestEndToEndVP8PublisherH264Viewer(t *testing.T) {
 		t.Skip(err)
 	}
 	reg := me.NewRegistry(webrtcendpoint.Class(webrtcendpoint.Settings{LoopbackOnly: true}))
-	e := &e2eEnv{t: t, sink: &e2eSink{notify: make(chan struct{}), hooks: map[string]func(e2eEvent){}},
+	e := &e2eEnv{t: t, sink: eventtest.New(),
 		store: me.NewStore(me.Options{Registry: reg, Transcoders: NewFactory(WithVideoBitrate(300_000))})}
 	e.store.SetEventSink(e.sink)
 	t.Cleanup(e.store.ReleaseAll)
@@ -284,7 +228,7 @@ func TestEndToEndVP8PublisherH264Viewer(t *testing.T) {
 	for range 5 {
 		checkSolid(t, dec.frame(t), 160, 120)
 	}
-	ev := e.sink.await(t, epB, "MediaTranscodingStateChanged", "TRANSCODING")
+	ev := e.sink.Await(t, wait, "TRANSCODING on the viewer's endpoint", eventtest.Is(epB, "MediaTranscodingStateChanged", "state", "TRANSCODING"))
 	if ev.Data["mediaType"] != "VIDEO" {
 		t.Fatalf("event %v", ev.Data)
 	}
@@ -296,7 +240,7 @@ func TestEndToEndVP8PublisherH264Viewer(t *testing.T) {
 	}
 	// Disconnecting ends it.
 	e.invoke(epA, "disconnect", map[string]any{"sink": epB})
-	e.sink.await(t, epB, "MediaTranscodingStateChanged", "NOT_TRANSCODING")
+	e.sink.Await(t, wait, "NOT_TRANSCODING on the viewer's endpoint", eventtest.Is(epB, "MediaTranscodingStateChanged", "state", "NOT_TRANSCODING"))
 	if got := e.invoke(epB, "isMediaTranscoding", map[string]any{"mediaType": "VIDEO"}); got != false {
 		t.Fatal("still transcoding after disconnect")
 	}

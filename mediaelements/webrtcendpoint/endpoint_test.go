@@ -32,16 +32,16 @@ func TestLoopback(t *testing.T) {
 
 	for _, typ := range []string{"MediaFlowOutStateChanged", "MediaFlowInStateChanged"} {
 		for _, mt := range []string{"AUDIO", "VIDEO"} {
-			e.sink.await(t, 0, wait, typ+" "+mt, isEvent(ep, typ, "state", "FLOWING", "mediaType", mt))
+			e.sink.AwaitFrom(t, 0, wait, typ+" "+mt, isEvent(ep, typ, "state", "FLOWING", "mediaType", mt))
 		}
 	}
-	e.sink.await(t, 0, wait, "ConnectionStateChanged", isEvent(ep, "ConnectionStateChanged", "newState", "CONNECTED"))
-	e.sink.await(t, 0, wait, "MediaStateChanged", isEvent(ep, "MediaStateChanged", "newState", "CONNECTED"))
-	e.sink.await(t, 0, wait, "MediaSessionStarted", isEvent(ep, "MediaSessionStarted"))
-	e.sink.await(t, 0, wait, "NewCandidatePairSelected", isEvent(ep, "NewCandidatePairSelected"))
-	e.sink.await(t, 0, wait, "IceGatheringDone", isEvent(ep, "IceGatheringDone"))
-	e.sink.await(t, 0, wait, "DtlsConnectionStateChange", isEvent(ep, "DtlsConnectionStateChange", "state", "CONNECTED"))
-	ev, _ := e.sink.await(t, 0, wait, "IceCandidateFound", isEvent(ep, "IceCandidateFound"))
+	e.sink.AwaitFrom(t, 0, wait, "ConnectionStateChanged", isEvent(ep, "ConnectionStateChanged", "newState", "CONNECTED"))
+	e.sink.AwaitFrom(t, 0, wait, "MediaStateChanged", isEvent(ep, "MediaStateChanged", "newState", "CONNECTED"))
+	e.sink.AwaitFrom(t, 0, wait, "MediaSessionStarted", isEvent(ep, "MediaSessionStarted"))
+	e.sink.AwaitFrom(t, 0, wait, "NewCandidatePairSelected", isEvent(ep, "NewCandidatePairSelected"))
+	e.sink.AwaitFrom(t, 0, wait, "IceGatheringDone", isEvent(ep, "IceGatheringDone"))
+	e.sink.AwaitFrom(t, 0, wait, "DtlsConnectionStateChange", isEvent(ep, "DtlsConnectionStateChange", "state", "CONNECTED"))
+	ev, _ := e.sink.AwaitFrom(t, 0, wait, "IceCandidateFound", isEvent(ep, "IceCandidateFound"))
 	c := ev.Data["candidate"].(map[string]any)
 	if c["__module__"] != "kurento" || c["__type__"] != "IceCandidate" || !strings.HasPrefix(c["candidate"].(string), "candidate:") ||
 		!strings.Contains(c["candidate"].(string), "127.0.0.1") {
@@ -115,7 +115,7 @@ func TestCallAtoB(t *testing.T) {
 	e.negotiate(epB, b)
 	a.send()
 	b.awaitRx("A's media at B", wait, gotMedia(20, 20))
-	e.sink.await(t, 0, wait, "flow in at B", isEvent(epB, "MediaFlowInStateChanged", "state", "FLOWING", "mediaType", "VIDEO"))
+	e.sink.AwaitFrom(t, 0, wait, "flow in at B", isEvent(epB, "MediaFlowInStateChanged", "state", "FLOWING", "mediaType", "VIDEO"))
 	answer := e.invoke(epB, "getLocalSessionDescriptor", nil).(string)
 	if !strings.Contains(answer, "a=sendonly") {
 		t.Errorf("sendonly endpoint answered:\n%s", answer)
@@ -133,7 +133,7 @@ func TestViewersGetKeyframe(t *testing.T) {
 	presenter.addMedia()
 	e.negotiate(pres, presenter)
 	presenter.send()
-	e.sink.await(t, 0, wait, "presenter flowing", isEvent(pres, "MediaFlowOutStateChanged", "state", "FLOWING", "mediaType", "VIDEO"))
+	e.sink.AwaitFrom(t, 0, wait, "presenter flowing", isEvent(pres, "MediaFlowOutStateChanged", "state", "FLOWING", "mediaType", "VIDEO"))
 
 	const limit = 500 * time.Millisecond
 	var worst time.Duration
@@ -283,7 +283,7 @@ func TestDataChannelRelay(t *testing.T) {
 	e.negotiate(epA, a)
 	e.negotiate(epB, b)
 	for _, ep := range []string{epA, epB} {
-		e.sink.await(t, 0, wait, "DataChannelOpened", isEvent(ep, "DataChannelOpened"))
+		e.sink.AwaitFrom(t, 0, wait, "DataChannelOpened", isEvent(ep, "DataChannelOpened"))
 	}
 	for range 2 {
 		select {
@@ -312,7 +312,7 @@ func TestDataChannelRelay(t *testing.T) {
 			t.Fatalf("message %q not relayed", c.want)
 		}
 	}
-	e.sink.await(t, 0, wait, "DATA flowing into B", isEvent(epB, "MediaFlowInStateChanged", "state", "FLOWING", "mediaType", "DATA"))
+	e.sink.AwaitFrom(t, 0, wait, "DATA flowing into B", isEvent(epB, "MediaFlowInStateChanged", "state", "FLOWING", "mediaType", "DATA"))
 	var dcStats map[string]any
 	for _, v := range e.invoke(epA, "getStats", map[string]any{"mediaType": "DATA"}).(map[string]any) {
 		if s := v.(map[string]any); s["__type__"] == "RTCDataChannelStats" {
@@ -330,9 +330,9 @@ func TestDataChannelRelay(t *testing.T) {
 			dc.OnOpen(func() { close(atPeer) })
 		}
 	})
-	opened := e.sink.mark()
+	opened := e.sink.Mark()
 	e.invoke(epA, "createDataChannel", map[string]any{"label": "server"})
-	ev, _ := e.sink.await(t, opened, wait, "server channel opened", isEvent(epA, "DataChannelOpened"))
+	ev, _ := e.sink.AwaitFrom(t, opened, wait, "server channel opened", isEvent(epA, "DataChannelOpened"))
 	id := int(ev.Data["channelId"].(float64))
 	select {
 	case <-atPeer:
@@ -340,7 +340,7 @@ func TestDataChannelRelay(t *testing.T) {
 		t.Fatal("the server's channel did not open at the peer")
 	}
 	e.invoke(epA, "closeDataChannel", map[string]any{"channelId": id})
-	e.sink.await(t, opened, wait, "server channel closed", func(x event) bool {
+	e.sink.AwaitFrom(t, opened, wait, "server channel closed", func(x event) bool {
 		return x.Object == epA && x.Type == "DataChannelClosed" && int(x.Data["channelId"].(float64)) == id
 	})
 	if err := e.fails(epA, "closeDataChannel", map[string]any{"channelId": 999}); err.Code != me.CodeIllegalParam {
@@ -369,12 +369,12 @@ func TestPeerVanishes(t *testing.T) {
 	e.negotiate(epB, b)
 	a.send()
 	b.awaitRx("media at B", wait, gotMedia(10, 10))
-	from := e.sink.mark()
+	from := e.sink.Mark()
 
 	a.close() // the browser tab goes away
-	e.sink.await(t, from, wait, "A's endpoint not flowing out", isEvent(epA, "MediaFlowOutStateChanged", "state", "NOT_FLOWING", "mediaType", "VIDEO"))
-	e.sink.await(t, from, wait, "B's endpoint not flowing in", isEvent(epB, "MediaFlowInStateChanged", "state", "NOT_FLOWING", "mediaType", "VIDEO"))
-	e.sink.await(t, from, wait, "A disconnected", isEvent(epA, "ConnectionStateChanged", "newState", "DISCONNECTED"))
+	e.sink.AwaitFrom(t, from, wait, "A's endpoint not flowing out", isEvent(epA, "MediaFlowOutStateChanged", "state", "NOT_FLOWING", "mediaType", "VIDEO"))
+	e.sink.AwaitFrom(t, from, wait, "B's endpoint not flowing in", isEvent(epB, "MediaFlowInStateChanged", "state", "NOT_FLOWING", "mediaType", "VIDEO"))
+	e.sink.AwaitFrom(t, from, wait, "A disconnected", isEvent(epA, "ConnectionStateChanged", "newState", "DISCONNECTED"))
 
 	if err := e.store.Release(e.call(), epA); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package webrtcendpoint
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
+	"github.com/miksilo/miksilo/internal/eventtest"
 	me "github.com/miksilo/miksilo/mediaelements"
 )
 
@@ -28,109 +28,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const wait = 10 * time.Second
 
-// event is one onEvent delivery, decoded.
-type event struct {
-	Object string
-	Type   string
-	Data   map[string]any
-}
+// event and sink: the shared event recorder (internal/eventtest).
+type event = eventtest.Event
 
-// sink records events and runs hooks on them (synchronously: hooks must
-// not block, like any EventSink).
-type sink struct {
-	mu     sync.Mutex
-	got    []event
-	notify chan struct{}
-	hooks  map[string]func(event) // by object id + "/" + type
-}
+type sink = eventtest.Recorder
 
-func newSink() *sink { return &sink{notify: make(chan struct{}), hooks: map[string]func(event){}} }
+func newSink() *sink { return eventtest.New() }
 
-func (s *sink) Deliver(_ string, params []byte) {
-	var p struct {
-		Value struct {
-			Data   map[string]any `json:"data"`
-			Object string         `json:"object"`
-			Type   string         `json:"type"`
-		} `json:"value"`
-	}
-	if err := json.Unmarshal(params, &p); err != nil {
-		panic(err)
-	}
-	ev := event{Object: p.Value.Object, Type: p.Value.Type, Data: p.Value.Data}
-	s.mu.Lock()
-	s.got = append(s.got, ev)
-	close(s.notify)
-	s.notify = make(chan struct{})
-	hook := s.hooks[ev.Object+"/"+ev.Type]
-	s.mu.Unlock()
-	if hook != nil {
-		hook(ev)
-	}
-}
-
-func (s *sink) hook(obj, typ string, fn func(event)) {
-	s.mu.Lock()
-	s.hooks[obj+"/"+typ] = fn
-	s.mu.Unlock()
-}
-
-// await returns the first event (from index from on) matching, with its
-// index, or fails the test at the deadline.
-func (s *sink) await(t *testing.T, from int, d time.Duration, what string, match func(event) bool) (event, int) {
-	t.Helper()
-	deadline := time.After(d)
-	for i := from; ; {
-		s.mu.Lock()
-		for ; i < len(s.got); i++ {
-			if match(s.got[i]) {
-				ev := s.got[i]
-				s.mu.Unlock()
-				return ev, i
-			}
-		}
-		ch := s.notify
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-			return event{}, 0
-		}
-	}
-}
-
-func (s *sink) mark() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.got)
-}
-
-func (s *sink) events(obj, typ string) []event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []event
-	for _, e := range s.got {
-		if e.Object == obj && e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func isEvent(obj, typ string, kv ...string) func(event) bool {
-	return func(e event) bool {
-		if e.Object != obj || e.Type != typ {
-			return false
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if v, _ := e.Data[kv[i]].(string); v != kv[i+1] {
-				return false
-			}
-		}
-		return true
-	}
-}
+var isEvent = eventtest.Is
 
 // env is a store with the WebRtcEndpoint class in loopback-only mode.
 type env struct {
@@ -532,7 +437,7 @@ func candidateParams(c webrtc.ICECandidateInit) map[string]any {
 
 // trickleTo sends the endpoint's IceCandidateFound candidates to the peer.
 func (e *env) trickleTo(ep string, p *peer) {
-	e.sink.hook(ep, "IceCandidateFound", func(ev event) {
+	e.sink.Hook(ep, "IceCandidateFound", func(ev event) {
 		c, _ := ev.Data["candidate"].(map[string]any)
 		s, _ := c["candidate"].(string)
 		mid, _ := c["sdpMid"].(string)

@@ -109,7 +109,7 @@ func TestICETCPConnects(t *testing.T) {
 	e.negotiate(ep, peer)
 	peer.send()
 	peer.awaitRx("media back over ICE-TCP", wait, gotMedia(20, 20))
-	ev, _ := e.sink.await(t, 0, wait, "NewCandidatePairSelected", isEvent(ep, "NewCandidatePairSelected"))
+	ev, _ := e.sink.AwaitFrom(t, 0, wait, "NewCandidatePairSelected", isEvent(ep, "NewCandidatePairSelected"))
 	local, _ := ev.Data["candidatePair"].(map[string]any)["localCandidate"].(string)
 	if !strings.Contains(local, " tcp ") || !strings.Contains(local, " "+strconv.Itoa(port)+" ") {
 		t.Fatalf("selected local candidate %q: want TCP on port %d", local, port)

@@ -133,9 +133,9 @@ func candidatesOf(t *testing.T, s Settings, ctor map[string]any, props map[strin
 	}
 	e.invoke(ep, "generateOffer", nil)
 	e.invoke(ep, "gatherCandidates", nil)
-	e.sink.await(t, 0, wait, "IceGatheringDone", isEvent(ep, "IceGatheringDone"))
+	e.sink.AwaitFrom(t, 0, wait, "IceGatheringDone", isEvent(ep, "IceGatheringDone"))
 	var out []string
-	for _, ev := range e.sink.events(ep, "IceCandidateFound") {
+	for _, ev := range e.sink.Events(ep, "IceCandidateFound") {
 		out = append(out, ev.Data["candidate"].(map[string]any)["candidate"].(string))
 	}
 	if len(out) == 0 {
