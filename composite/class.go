@@ -8,13 +8,14 @@ import (
 )
 
 // Class is the Composite class. log is the server's logger (the
-// composite's own logger carries its id).
-func Class(log *slog.Logger) *me.Class {
-	return class(log, nil)
+// composite's own logger carries its id); m, when not nil, counts what
+// every Composite does (NewMetrics).
+func Class(log *slog.Logger, m *Metrics) *me.Class {
+	return class(log, m, nil)
 }
 
 // class lets tests require extra element factories (a missing plugin).
-func class(log *slog.Logger, extraElements []string) *me.Class {
+func class(log *slog.Logger, m *Metrics, extraElements []string) *me.Class {
 	portParam := me.Param{Name: "port", Type: "HubPort", Doc: "a HubPort of this Composite"}
 	return &me.Class{
 		Name: "Composite", Module: "elements", Extends: "Hub",
@@ -37,7 +38,7 @@ func class(log *slog.Logger, extraElements []string) *me.Class {
 		New: func(_ *me.Call, in me.ObjectInit, a me.Args) (me.Object, error) {
 			s := Settings{Width: a.Int("width"), Height: a.Int("height"), Framerate: a.Int("framerate"), Codec: a.String("codec"),
 				Bitrate: a.Int("bitrate"), Background: a.String("background"), InputTimeout: time.Duration(a.Int("inputTimeout")) * time.Millisecond,
-				Log: log, extraElements: extraElements}
+				Log: log, Metrics: m, extraElements: extraElements}
 			if a.Int("width") <= 0 || a.Int("height") <= 0 || a.Int("framerate") <= 0 || a.Int("bitrate") <= 0 || a.Int("inputTimeout") <= 0 {
 				return nil, me.NewError(me.CodeIllegalParam, "width, height, framerate, bitrate and inputTimeout must be positive")
 			}

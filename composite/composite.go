@@ -30,6 +30,7 @@ type Settings struct {
 	Background    string        // "#RRGGBB"
 	InputTimeout  time.Duration // no packets for this long: the input leaves the layout
 	Log           *slog.Logger
+	Metrics       *Metrics // nil: not counted
 
 	background uint32
 	// extraElements are factories required on top of the usual ones
@@ -276,6 +277,7 @@ func (c *Composite) onOutput(s gst.Sample) {
 		return
 	}
 	if pkt.Marker {
+		c.set.Metrics.frame()
 		now := c.now()
 		if prev := c.lastOutput.Swap(now); prev != 0 && c.outFrames.Load() > 1 {
 			if gap := now - prev; gap > c.maxGap.Load() {

@@ -12,6 +12,7 @@ import (
 
 	gogst "github.com/go-gst/go-gst/gst"
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/miksilo/miksilo/internal/rtctest"
 	me "github.com/miksilo/miksilo/mediaelements"
@@ -129,6 +130,9 @@ func TestPixels(t *testing.T) {
 	}
 	if _, ok := regs[viewPort]; ok {
 		t.Fatalf("the viewer's port (no media in) is placed: %v", regs)
+	}
+	if got := testutil.ToFloat64(e.metrics.inputs); got != 4 {
+		t.Errorf("miksilo_composite_inputs = %v with four publishers, want 4", got)
 	}
 	for i, r := range Grid(4, 320, 240) {
 		if got := regs[ports[i]].Rect(); got != r {
@@ -446,6 +450,16 @@ func TestStallRecovery(t *testing.T) {
 	}
 	if st := c.Stats(); st.MaxGap < stallTimeout {
 		t.Errorf("the stall is missing from the largest gap: %+v", st)
+	}
+	m := e.metrics
+	if got := testutil.ToFloat64(m.stalls); got != 1 {
+		t.Errorf("miksilo_composite_stalls_total = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.restarts); got < 1 {
+		t.Errorf("miksilo_composite_restarts_total = %v, want ≥ 1", got)
+	}
+	if got := testutil.ToFloat64(m.frames); got < float64(frozen) {
+		t.Errorf("miksilo_composite_frames_total = %v, want ≥ %d", got, frozen)
 	}
 	e.release(pl)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/miksilo/miksilo/internal/eventtest"
@@ -27,16 +28,18 @@ type sink = eventtest.Recorder
 
 // env is a store with the WebRtcEndpoint (loopback only) and Composite classes.
 type env struct {
-	t     *testing.T
-	store *me.Store
-	sink  *sink
+	t       *testing.T
+	store   *me.Store
+	sink    *sink
+	metrics *Metrics
 }
 
 func newEnv(t *testing.T, extraElements ...string) *env {
 	t.Helper()
-	reg := me.NewRegistry(me.PassThroughClass(), webrtcendpoint.Class(webrtcendpoint.Settings{LoopbackOnly: true}), class(nil, extraElements))
+	m := NewMetrics(prometheus.NewRegistry())
+	reg := me.NewRegistry(me.PassThroughClass(), webrtcendpoint.Class(webrtcendpoint.Settings{LoopbackOnly: true}), class(nil, m, extraElements))
 	st := me.NewStore(me.Options{Registry: reg})
-	e := &env{t: t, store: st, sink: eventtest.New()}
+	e := &env{t: t, store: st, sink: eventtest.New(), metrics: m}
 	st.SetEventSink(e.sink)
 	t.Cleanup(st.ReleaseAll)
 	return e

@@ -26,10 +26,13 @@ func (c *Composite) loop() {
 		select {
 		case <-c.stop:
 			c.mu.Lock()
-			ports := append(c.ports, c.removed...)
+			ports := append(append([]*port(nil), c.ports...), c.removed...)
 			c.mu.Unlock()
 			for _, p := range ports {
 				p.src.Store(nil)
+				if p.bin != nil {
+					c.set.Metrics.inputUp(-1) // the bins go with the pipeline (Close)
+				}
 			}
 			return
 		case m := <-c.busMsgs:
@@ -102,6 +105,7 @@ func (c *Composite) turn(owners map[string]*port) {
 				c.EmitError("STREAM_ERROR_FAILED", me.CodeUnexpected, fmt.Sprintf("Composite: cannot add the input of %s: %v", p.id, err))
 			} else {
 				p.bin = ib
+				c.set.Metrics.inputUp(1)
 				owners[prefix] = p
 				p.src.Store(ib.src)
 				p.kfAsked.Store(true) // a new decoder starts with a keyframe
@@ -143,6 +147,7 @@ func (c *Composite) dropBin(p *port, owners map[string]*port) {
 	p.bin.remove(c.pipe, c.mix)
 	c.log.Debug("composite: input removed", "port", p.id, "bin", p.bin.prefix)
 	p.bin = nil
+	c.set.Metrics.inputUp(-1)
 }
 
 // watchOutput raises an Error event when the encoder stops producing, and
@@ -165,6 +170,7 @@ func (c *Composite) watchOutput(now int64, owners map[string]*port) {
 	switch {
 	case idle > stallTimeout && !c.stalled:
 		c.stalled = true
+		c.set.Metrics.stall()
 		c.log.Error("composite: output stalled", "idle", idle)
 		c.EmitError("STREAM_ERROR_FAILED", me.CodeUnexpected, fmt.Sprintf("Composite: no output frame for %v", idle.Round(time.Millisecond)))
 	case idle <= stallTimeout && c.stalled:
@@ -207,13 +213,17 @@ const restartAfter = 2 * time.Second
 func (c *Composite) restartVideo(now int64, owners map[string]*port) {
 	c.restartAt = now
 	c.restarts.Add(1)
+	c.set.Metrics.restart()
 	c.log.Warn("composite: rebuilding the video pipeline after a stall", "restart", c.restarts.Load())
 	c.mu.Lock()
 	ports := append(append([]*port(nil), c.ports...), c.removed...)
 	c.mu.Unlock()
 	for _, p := range ports {
 		p.src.Store(nil) // packets wake the loop until a new bin exists
-		p.bin = nil      // the bin dies with the old pipeline
+		if p.bin != nil {
+			c.set.Metrics.inputUp(-1)
+		}
+		p.bin = nil // the bin dies with the old pipeline
 		p.retryAt = 0
 	}
 	clear(owners)
@@ -237,6 +247,7 @@ func (c *Composite) onBusMessage(m gst.Message, owners map[string]*port) {
 	}
 	prefix, _, _ := strings.Cut(m.Source, "_")
 	if p, ok := owners[prefix]; ok {
+		c.set.Metrics.inputError()
 		c.EmitError("STREAM_ERROR_DECODE", me.CodeUnexpected, fmt.Sprintf("Composite: input of %s failed (%s); restarting it", p.id, m.Error()))
 		c.dropBin(p, owners)
 		p.retryAt = c.now() + int64(retryAfter)

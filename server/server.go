@@ -37,7 +37,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := mediaelements.NewStore(mediaelements.Options{
-		Registry: Registry(cfg, log),
+		Registry: Registry(cfg, log, reg),
 		Logger:   log,
 		Limits: mediaelements.Limits{
 			MaxObjects:           cfg.Limits.MaxObjects,

@@ -110,6 +110,8 @@ func TestHTTPEndpoints(t *testing.T) {
 		`miksilo_objects{type="PassThrough"} 0`,
 		`miksilo_sessions 1`,
 		`miksilo_websocket_connections 1`,
+		`miksilo_composite_frames_total 0`,
+		`miksilo_composite_inputs 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(metrics, want) {
@@ -169,7 +171,7 @@ func TestShutdownReleasesEverything(t *testing.T) {
 // docs/api.md is generated from the registry: `make docs` rewrites it.
 func TestDocsUpToDate(t *testing.T) {
 	path := filepath.Join("..", "docs", "api.md")
-	want := Registry(config.Default(), nil).APIMarkdown()
+	want := Registry(config.Default(), nil, nil).APIMarkdown()
 	if os.Getenv("MIKSILO_UPDATE_DOCS") == "1" {
 		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 			t.Fatal(err)

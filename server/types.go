@@ -3,6 +3,8 @@ package server
 import (
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/miksilo/miksilo/composite"
 	"github.com/miksilo/miksilo/internal/config"
 	"github.com/miksilo/miksilo/mediaelements"
@@ -10,15 +12,20 @@ import (
 )
 
 // Registry builds the type registry: the object model's own classes plus
-// one line per element type. cfg and log reach the element types that need
-// them; the registry itself (docs, kmd) does not depend on them.
-func Registry(cfg config.Config, log *slog.Logger) *mediaelements.Registry {
+// one line per element type. cfg, log and reg (metrics; nil: none) reach
+// the element types that need them; the registry itself (docs, kmd) does
+// not depend on them.
+func Registry(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) *mediaelements.Registry {
+	var compositeMetrics *composite.Metrics
+	if reg != nil {
+		compositeMetrics = composite.NewMetrics(reg)
+	}
 	return mediaelements.NewRegistry(
 		mediaelements.PassThroughClass(),
 		mediaelements.DispatcherClass(),
 		mediaelements.DispatcherOneToManyClass(),
 		webrtcendpoint.Class(webrtcSettings(cfg.WebRTC, log)),
-		composite.Class(log),
+		composite.Class(log, compositeMetrics),
 	)
 }
 
