@@ -15,16 +15,26 @@
 # measured process (Miksilo or gst-launch) is pinned to one CPU, the load generator to another.
 # Everything runs in a fresh network namespace that holds only lo.
 #
+# Miksilo and gst-launch are measured in interleaved rounds (Miksilo, gst-launch | gst-launch, Miksilo | …;
+# BENCH_COMPOSITE_ROUNDS, default 3), each round with a fresh process: a new bin/miksilo (a new
+# Composite in it) or a new gst-launch-1.0. Restarting per round keeps the rounds independent and
+# alike (the same start-up, idle cost and warm-up in each) at the price of ~4 s of set-up
+# (negotiation, the 2.5 s idle-Composite sample) plus the warm-up per Miksilo round. The document reports each round and the medians; the CPU verdict uses the median
+# of the per-round ratios (Miksilo round n ÷ gst-launch round n). Defaults: 3 rounds of 15 s
+# windows after 5 s of warm-up, about 3 minutes in all.
+#
 # Environment (all optional):
 #   BENCH_COMPOSITE_SUBJECTS  what to measure (default "gst-launch miksilo loopback")
-#   BENCH_COMPOSITE_DURATION  measurement window per subject (default 30s; 5s for a smoke run)
+#   BENCH_COMPOSITE_ROUNDS    interleaved rounds of Miksilo and gst-launch (default 3)
+#   BENCH_COMPOSITE_DURATION  measurement window per subject and round (default 15s; 5s for a smoke run)
 #   BENCH_COMPOSITE_WARMUP    warm-up after all inputs show in the output (default 5s)
 #   BENCH_COMPOSITE_BITRATE   the Composite's bitrate setting, b/s (default 2000000)
 #   BENCH_DOC                 document to update (default docs/benchmarks.md)
 #   BENCH_SERVER_CPU / BENCH_LOADER_CPU   CPUs for taskset (default 0 / 1)
 #   BENCH_MAX_OTHER           a run during which other processes used more than this % of a CPU is
 #                             retried (default 15)
-#   BENCH_RETRIES             retries of such a run (default 1; the quietest attempt is kept)
+#   BENCH_RETRIES             retries of such a run, per subject and round (default 1; the quietest
+#                             attempt is kept)
 #   BENCH_MIKSILO             the server binary (default bin/miksilo, which make bench builds)
 set -euo pipefail
 export PATH=$PATH:/usr/local/go/bin
@@ -33,7 +43,9 @@ cd "$(dirname "$SELF")/.."
 
 secs() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] && echo "${1}s" || echo "$1"; }
 SUBJECTS=${BENCH_COMPOSITE_SUBJECTS:-"gst-launch miksilo loopback"}
-DURATION=$(secs "${BENCH_COMPOSITE_DURATION:-30s}")
+ROUNDS=${BENCH_COMPOSITE_ROUNDS:-3}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench-composite: BENCH_COMPOSITE_ROUNDS=$ROUNDS: want a positive integer" >&2; exit 2; }
+DURATION=$(secs "${BENCH_COMPOSITE_DURATION:-15s}")
 WARMUP=$(secs "${BENCH_COMPOSITE_WARMUP:-5s}")
 BITRATE=${BENCH_COMPOSITE_BITRATE:-2000000}
 DOC=${BENCH_DOC:-docs/benchmarks.md}
@@ -43,7 +55,7 @@ MAX_OTHER=${BENCH_MAX_OTHER:-15}
 RETRIES=${BENCH_RETRIES:-1}
 MIKSILO=${BENCH_MIKSILO:-bin/miksilo}
 OUT=bin/bench
-RESULTS=$OUT/composite.jsonl          # the kept run of each subject: input of the document
+RESULTS=$OUT/composite.jsonl          # the kept run of each subject and round: input of the document
 ATTEMPTS=$OUT/composite-attempts.jsonl # every run, retries included
 
 log() { echo "bench-composite: $(date -u +%T) $*" >&2; }
@@ -132,32 +144,34 @@ start_server() {
 # field NAME JSON : a numeric field of a result line (integer part).
 field() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" <<<"$2"; }
 
-# measure SUBJECT : one run, retried while another workload disturbs it; the quietest attempt's
-# line is appended to $RESULTS.
+# measure SUBJECT ROUND : one run, retried while another workload disturbs it; the quietest
+# attempt's line is appended to $RESULTS. ROUND 0: not part of the interleaved rounds (loopback).
 measure() {
-	local subject=$1 try line other best='' kept='' dur=$DURATION from
+	local subject=$1 round=$2 try line other best='' kept='' dur=$DURATION from what
 	[[ $subject != loopback ]] || dur=5s # a check of the tool, not a figure of the issue
+	what=$subject
+	((round == 0)) || what="$subject round $round/$ROUNDS"
 	for ((try = 0; try <= RETRIES; try++)); do
-		log "$subject: measuring (attempt $((try + 1)))"
+		log "$what: measuring (attempt $((try + 1)))"
 		bin/composite -wait-idle 20s -idle-below 10
 		line=
 		from=$(wc -l <"$OUT/composite-loader.log")
 		case $subject in
 		gst-launch)
-			line=$("${LOADER_PIN[@]}" bin/composite -mode baseline -taskset "$GST_PIN" -clip-dir "$OUT" \
+			line=$("${LOADER_PIN[@]}" bin/composite -mode baseline -round "$round" -taskset "$GST_PIN" -clip-dir "$OUT" \
 				-bitrate "$BITRATE" -warmup "$WARMUP" -duration "$dur" 2>>"$OUT/composite-loader.log") || true
 			;;
 		miksilo | loopback)
 			if start_server; then
-				line=$("${LOADER_PIN[@]}" bin/composite -mode "$subject" -addr "127.0.0.1:$PORT" -server-pid "$SERVER_PID" \
+				line=$("${LOADER_PIN[@]}" bin/composite -mode "$subject" -round "$round" -addr "127.0.0.1:$PORT" -server-pid "$SERVER_PID" \
 					-clip-dir "$OUT" -bitrate "$BITRATE" -warmup "$WARMUP" -duration "$dur" 2>>"$OUT/composite-loader.log") || true
 				stop_server
 			else
-				line="{\"subject\":\"$subject\",\"fail\":\"error: the server did not start (see $OUT/composite-miksilo.log)\"}"
+				line="{\"subject\":\"$subject\",\"round\":$round,\"fail\":\"error: the server did not start (see $OUT/composite-miksilo.log)\"}"
 			fi
 			;;
 		esac
-		[[ -n $line ]] || line="{\"subject\":\"$subject\",\"fail\":\"error: the load generator produced no result (see $OUT/composite-loader.log)\"}"
+		[[ -n $line ]] || line="{\"subject\":\"$subject\",\"round\":$round,\"fail\":\"error: the load generator produced no result (see $OUT/composite-loader.log)\"}"
 		echo "$line" >>"$ATTEMPTS"
 		# The load generator's summary of this attempt (progress lines left out).
 		tail -n +"$((from + 1))" "$OUT/composite-loader.log" | grep -v -e 'warming up' -e 'negotiated' -e 'started (pid' |
@@ -168,7 +182,7 @@ measure() {
 			best=$other kept=$line
 		fi
 		((other > MAX_OTHER)) || break
-		((try == RETRIES)) || log "other processes used $other% of a CPU during that run; retrying"
+		((try == RETRIES)) || log "other processes used $other% of a CPU during that run ($what); retrying"
 	done
 	echo "$kept" >>"$RESULTS"
 }
@@ -177,20 +191,30 @@ measure() {
 : >"$ATTEMPTS"
 : >"$OUT/composite-loader.log"
 : >"$OUT/composite-miksilo.log"
-log "network: $NETNS; window $DURATION after $WARMUP warm-up; subjects: $SUBJECTS"
 for s in $SUBJECTS; do
 	case $s in
-	gst-launch) measure gst-launch ;;
-	miksilo | loopback) [[ -n $MISSING ]] || measure "$s" ;;
+	gst-launch | miksilo | loopback) ;;
 	*) log "unknown subject $s (want gst-launch, miksilo or loopback)" && exit 2 ;;
 	esac
 done
+want() { [[ " $SUBJECTS " == *" $1 "* ]]; }
+log "network: $NETNS; $ROUNDS rounds, each a window of $DURATION after $WARMUP warm-up; subjects: $SUBJECTS"
+# Interleaved rounds, the order alternating (Miksilo then gst-launch in odd rounds, gst-launch then
+# Miksilo in even ones), so that a steady drift of the machine's speed favours neither subject;
+# each round's ratio pairs the two windows measured back to back.
+for ((round = 1; round <= ROUNDS; round++)); do
+	if ((round % 2 == 0)) && want gst-launch; then measure gst-launch "$round"; fi
+	if want miksilo && [[ -z $MISSING ]]; then measure miksilo "$round"; fi
+	if ((round % 2 == 1)) && want gst-launch; then measure gst-launch "$round"; fi
+done
+if want loopback && [[ -z $MISSING ]]; then measure loopback 0; fi
 
 # 3. Document.
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo "none (no commit yet)")
 [[ -z $(git status --porcelain 2>/dev/null) ]] || rev="$rev, uncommitted changes"
 cmd="make bench"
 [[ -z ${BENCH_COMPOSITE_DURATION:-} ]] || cmd="BENCH_COMPOSITE_DURATION=$BENCH_COMPOSITE_DURATION $cmd"
+[[ -z ${BENCH_COMPOSITE_ROUNDS:-} ]] || cmd="BENCH_COMPOSITE_ROUNDS=$BENCH_COMPOSITE_ROUNDS $cmd"
 [[ -z ${BENCH_COMPOSITE_WARMUP:-} ]] || cmd="BENCH_COMPOSITE_WARMUP=$BENCH_COMPOSITE_WARMUP $cmd"
 [[ -z ${BENCH_COMPOSITE_BITRATE:-} ]] || cmd="BENCH_COMPOSITE_BITRATE=$BENCH_COMPOSITE_BITRATE $cmd"
 bin/composite -render "$RESULTS" -doc "$DOC" -command "$cmd" -rev "$rev" -date "$(date -u '+%Y-%m-%d %H:%M UTC')" \

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,24 +199,46 @@ func TestBaselineRun(t *testing.T) {
 	}
 }
 
-func TestRender(t *testing.T) {
-	mk := &result{Subject: "miksilo", Width: 1280, Height: 720, TargetBps: 2_000_000, WindowSec: 30, CPUPerOutputSec: 0.8,
-		LatencyN: 3000, LatP50Ms: 30, LatP95Ms: 50, VP8Kbps: 1950, BitratePct: 97.5, OutFrames: 900, OutFPS: 30}
-	mk.Server = 80
-	gl := &result{Subject: "gst-launch", Width: 1280, Height: 720, TargetBps: 2_000_000, WindowSec: 30, CPUPerOutputSec: 0.75, Launch: "compositor name=mix …"}
-	gl.Server = 75
-	dir := t.TempDir()
-	res := filepath.Join(dir, "r.jsonl")
-	f, err := os.Create(res)
+// roundResults: Miksilo and gst-launch results of interleaved rounds, from CPU-s per output
+// second and latency p95 per round.
+func roundResults(mkCPU, glCPU, p95 []float64) []*result {
+	var out []*result
+	for i := range mkCPU {
+		mk := &result{Subject: "miksilo", Round: i + 1, Width: 1280, Height: 720, TargetBps: 2_000_000, WindowSec: 15, CPUPerOutputSec: mkCPU[i],
+			LatencyN: 1800, LatP50Ms: 30, LatP95Ms: p95[i], LatMaxMs: p95[i] + 10, VP8Kbps: 1950, BitratePct: 97.5, OutFrames: 450, OutFPS: 30}
+		mk.Server = mkCPU[i] * 100
+		gl := &result{Subject: "gst-launch", Round: i + 1, Width: 1280, Height: 720, TargetBps: 2_000_000, WindowSec: 15, CPUPerOutputSec: glCPU[i],
+			VP8Kbps: 2000, BitratePct: 100, OutFrames: 450, OutFPS: 30, Launch: "compositor name=mix …"}
+		gl.Server = glCPU[i] * 100
+		out = append(out, mk, gl)
+	}
+	return out
+}
+
+func writeResults(t *testing.T, path string, rs []*result) {
+	t.Helper()
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []*result{gl, mk} {
+	defer f.Close()
+	for _, r := range rs {
 		if err := writeJSONLine(f, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.Close()
+}
+
+func TestRender(t *testing.T) {
+	// Per-round ratios 1.067, 1.286, 0.972: median 1.07 (met); the ratio of the medians
+	// 0.80 ÷ 0.72 = 1.11 would not be. Latency p95 50, 70, 55: median 55 (met).
+	rs := roundResults([]float64{0.80, 0.90, 0.70}, []float64{0.75, 0.70, 0.72}, []float64{50, 70, 55})
+	dir := t.TempDir()
+	res := filepath.Join(dir, "r.jsonl")
+	// A disturbed first attempt of round 2, superseded by the line after it.
+	bad := *rs[2]
+	bad.CPUPerOutputSec, bad.Other = 2, 90
+	writeResults(t, res, append([]*result{&bad}, rs...))
 	doc := filepath.Join(dir, "bench.md")
 	before := "# Benchmarks\n\nintro\n\n<!-- BEGIN fanout -->\nfan-out\n<!-- END fanout -->\n"
 	if err := os.WriteFile(doc, []byte(before), 0o644); err != nil {
@@ -234,18 +257,86 @@ func TestRender(t *testing.T) {
 	if !strings.HasPrefix(s, before) || strings.Count(s, beginMarker) != 1 || strings.Count(s, endMarker) != 1 {
 		t.Fatalf("document not spliced as expected:\n%s", s)
 	}
-	for _, want := range []string{"| CPU-s per output second | 0.800 | 0.750 | 1.07× | ratio ≤ 1.10 | yes |", "**Met**", "50.0"} {
+	for _, want := range []string{
+		"| CPU-s per output second, median (range) | 0.800 (0.700–0.900) | 0.720 (0.700–0.750) | 1.07× (0.97–1.29) | ratio ≤ 1.10 | yes |",
+		"ratio of the two subjects' medians 0.800 ÷ 0.720 = 1.11×",
+		"30.0 / 55.0 / 0.0 (80.0), 5400 frames; p95 of the rounds 50.0–70.0",
+		"| 2 | 0.900 | 0.700 | 1.29× | 30.0 / 70.0 | 1950 / 2000 | 30.0 (0) | 0 / 0 |",
+		"**Met**: CPU ratio 1.07×, the median of 3 per-round ratios",
+		"3 interleaved rounds", "| Miksilo | 3 | 15.0 |", "| gst-launch | 1 | 15.0 |",
+	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("section lacks %q:\n%s", want, s)
 		}
 	}
-	// Over the CPU target: not met.
-	mk.CPUPerOutputSec = 0.9
-	sec, err := renderSection(renderConfig{}, map[string]*result{"miksilo": mk, "gst-launch": gl})
-	if err != nil {
-		t.Fatal(err)
+
+	t.Run("over target", func(t *testing.T) {
+		// Ratios 1.20, 1.00, 1.25: median 1.20.
+		writeResults(t, res, roundResults([]float64{0.9, 0.75, 1.0}, []float64{0.75, 0.75, 0.8}, []float64{50, 50, 50}))
+		set, err := loadResults(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec, err := renderSection(renderConfig{}, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(sec, "**Not met**") || !strings.Contains(sec, "| 1.20× (1.00–1.25) |") {
+			t.Errorf("over-target section:\n%s", sec)
+		}
+	})
+	t.Run("failed rounds", func(t *testing.T) {
+		rs := roundResults([]float64{0.8, 0.8}, []float64{0.8, 0.8}, []float64{50, 50})
+		rs[2].Fail = "the output fell behind: 20.0 fps in the window"                     // Miksilo round 2
+		rs[1] = &result{Subject: "gst-launch", Round: 1, Fail: "error: gst-launch ended"} // gst-launch round 1
+		writeResults(t, res, rs)
+		set, err := loadResults(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec, err := renderSection(renderConfig{}, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"**Not met**: 1 of 2 Miksilo rounds failed (round 2: the output fell behind",
+			"| 1 | 0.800 | error | — |", "Baseline rounds failed (left out of the medians and ratios): round 1: error: gst-launch ended"} {
+			if !strings.Contains(sec, want) {
+				t.Errorf("section lacks %q:\n%s", want, sec)
+			}
+		}
+	})
+	t.Run("single run without rounds", func(t *testing.T) {
+		rs := roundResults([]float64{0.8}, []float64{0.75}, []float64{50})
+		rs[0].Round, rs[1].Round = 0, 0
+		writeResults(t, res, append(rs, &result{Subject: "loopback", WindowSec: 5, LatP50Ms: 0.3, LatP95Ms: 0.4}))
+		set, err := loadResults(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(set.rounds) != 1 || set.rounds[0] != 1 || set.lb == nil {
+			t.Fatalf("loaded %+v", set)
+		}
+		sec, err := renderSection(renderConfig{}, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(sec, "| 0.800 | 0.750 | 1.07× | ratio ≤ 1.10 | yes |") || !strings.Contains(sec, "| loopback check |") {
+			t.Errorf("single-run section:\n%s", sec)
+		}
+	})
+}
+
+func TestMedian(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}, {[]float64{nan, 5, nan}, 5}, {[]float64{7}, 7}} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
-	if !strings.Contains(sec, "**Not met**") || !strings.Contains(sec, "1.20×") {
-		t.Errorf("over-target section:\n%s", sec)
+	if got := median([]float64{nan}); !math.IsNaN(got) {
+		t.Errorf("median of nothing = %v, want NaN", got)
 	}
 }

@@ -16,7 +16,8 @@
 // stamps in each quadrant. Added latency = arrival of the first output RTP packet of the first
 // output frame showing input frame n − the moment input frame n's last packet was sent. CPU comes
 // from /proc/PID/stat of the server (or of gst-launch) over the window. One JSON object goes to
-// stdout, a summary to stderr.
+// stdout, a summary to stderr. One invocation measures one subject once; scripts/bench-composite.sh
+// interleaves Miksilo and gst-launch rounds (-round numbers them) and -render takes the medians.
 //
 // Helper modes used by the script: -render (write the docs/benchmarks.md section), -make-clips,
 // -free-port and -wait-idle.
@@ -64,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.duration, "duration", 30*time.Second, "measurement window")
 	fs.DurationVar(&cfg.setupTimeout, "setup-timeout", 30*time.Second, "limit for negotiating, and then for the output to show every input")
 	fs.StringVar(&cfg.taskset, "taskset", "", "baseline: CPU list gst-launch-1.0 is pinned to (taskset -c)")
+	fs.IntVar(&cfg.round, "round", 0, "round number written into the result (the script interleaves Miksilo and gst-launch rounds; 0 = none)")
 	fs.BoolVar(&makeOnly, "make-clips", false, "encode the input clips into -clip-dir (when missing) and exit")
 	fs.StringVar(&rc.results, "render", "", "render mode: JSON-lines results file to turn into the docs section")
 	fs.StringVar(&rc.doc, "doc", "docs/benchmarks.md", "render mode: markdown file whose composite section is replaced")
@@ -122,9 +124,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if subject == "baseline" {
 			subject = "gst-launch"
 		}
-		_ = writeJSONLine(stdout, &result{Subject: subject, Width: cfg.width, Height: cfg.height, TargetBps: cfg.bitrate, Fail: "error: " + err.Error()})
+		_ = writeJSONLine(stdout, &result{Subject: subject, Round: cfg.round, Width: cfg.width, Height: cfg.height, TargetBps: cfg.bitrate, Fail: "error: " + err.Error()})
 		return 1
 	}
+	res.Round = cfg.round
 	if err := writeJSONLine(stdout, res); err != nil {
 		fmt.Fprintln(stderr, "composite:", err)
 		return 1
@@ -141,8 +144,12 @@ func writeJSONLine(w io.Writer, v any) error {
 }
 
 func (r *result) human() string {
+	subject := r.Subject
+	if r.Round > 0 {
+		subject += fmt.Sprintf(" round %d", r.Round)
+	}
 	s := fmt.Sprintf("composite-bench: %s: CPU %.1f%% of one CPU over %.1f s = %.3f CPU-s per output second; loader %.0f%%, other %.0f%%",
-		r.Subject, r.Server, r.WindowSec, r.CPUPerOutputSec, r.Loader, r.Other)
+		subject, r.Server, r.WindowSec, r.CPUPerOutputSec, r.Loader, r.Other)
 	if r.Subject == "gst-launch" {
 		s += fmt.Sprintf("; output %.1f fps, %.0f kb/s VP8 (%.1f%% of %d kb/s); ran %.1f s for %.1f s of media",
 			r.OutFPS, r.VP8Kbps, r.BitratePct, r.TargetBps/1000, r.RunSec, r.ExpectedSec)

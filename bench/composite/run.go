@@ -36,6 +36,7 @@ type runConfig struct {
 	duration     time.Duration
 	setupTimeout time.Duration
 	taskset      string // baseline: CPUs for gst-launch (taskset -c), "" = not pinned
+	round        int    // written into the result; 0 = not part of interleaved rounds
 }
 
 func (c *runConfig) validate() error {
@@ -49,6 +50,8 @@ func (c *runConfig) validate() error {
 		return fmt.Errorf("output size %dx%d: want ≥ 64×64, width a multiple of 4, height even", c.width, c.height)
 	case c.bitrate < 10_000:
 		return errors.New("-bitrate must be ≥ 10000 b/s")
+	case c.round < 0:
+		return errors.New("-round must be ≥ 0")
 	case c.duration <= 0:
 		return errors.New("-duration must be > 0")
 	case c.mode != "baseline" && c.addr == "":
@@ -59,7 +62,8 @@ func (c *runConfig) validate() error {
 
 // result is one run (Miksilo, gst-launch or the loopback check). One JSON line.
 type result struct {
-	Subject   string  `json:"subject"` // miksilo, gst-launch, loopback
+	Subject   string  `json:"subject"`         // miksilo, gst-launch, loopback
+	Round     int     `json:"round,omitempty"` // 1, 2, …: the round of an interleaved run; 0 = none
 	Width     int     `json:"width"`
 	Height    int     `json:"height"`
 	Inputs    int     `json:"inputs"`
