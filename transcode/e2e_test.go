@@ -15,8 +15,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/miksilo/miksilo/internal/gst"
 	"github.com/miksilo/miksilo/internal/eventtest"
+	"github.com/miksilo/miksilo/internal/gst"
 	me "github.com/miksilo/miksilo/mediaelements"
 	"github.com/miksilo/miksilo/mediaelements/webrtcendpoint"
 )
