@@ -22,8 +22,9 @@ type flow struct {
 	onChange func(flowing bool)
 }
 
-func (f *flow) packet() {
-	f.last.Store(time.Now().UnixNano())
+// packetAt records a packet handled at now.
+func (f *flow) packetAt(now time.Time) {
+	f.last.Store(now.UnixNano())
 	if f.active.Load() {
 		return
 	}

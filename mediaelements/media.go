@@ -204,10 +204,14 @@ func (o *Output) Sinks() int {
 // WriteRTP hands a packet to every attached input. The packet and its
 // payload must not be modified afterwards.
 func (o *Output) WriteRTP(p *rtp.Packet) {
+	// One clock read and one codec lookup per packet, not per sink: with
+	// many sinks they were most of the fan-out's own cost.
+	now := time.Now()
+	clock := o.codecClock()
 	o.packets.Add(1)
-	o.flow.packet()
+	o.flow.packetAt(now)
 	for _, in := range *o.sinks.Load() {
-		in.deliver(o, p)
+		in.deliver(o, p, now, clock)
 	}
 }
 
@@ -506,19 +510,19 @@ func codecNames(cs []Codec) string {
 // The rewritten header lives in the input's scratch packet, so fan-out
 // allocates nothing per sink; the input's lock is held while the handler
 // runs, which is safe because connect refuses forwarding loops.
-func (in *Input) deliver(from *Output, p *rtp.Packet) {
+func (in *Input) deliver(from *Output, p *rtp.Packet, now time.Time, clock uint32) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.feed != from || in.refused || in.handler == nil {
 		return
 	}
 	in.scratch = *p // header copy; the payload is shared and read-only
-	in.rw.rewrite(&in.scratch.Header, from.codecClock())
+	in.rw.rewriteAt(&in.scratch.Header, clock, now)
 	if in.codecOut != nil {
 		in.scratch.PayloadType = in.codecOut.PayloadType
 	}
 	in.packets.Add(1)
-	in.flow.packet()
+	in.flow.packetAt(now)
 	in.handler(&in.scratch)
 }
 

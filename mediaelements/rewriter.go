@@ -33,9 +33,9 @@ func randomSSRC() uint32 {
 	return binary.BigEndian.Uint32(b[:]) | 1
 }
 
-// rewrite maps an upstream header onto this input's stream.
-func (r *rewriter) rewrite(h *rtp.Header, clock uint32) {
-	now := time.Now()
+// rewriteAt maps an upstream header onto this input's stream;
+// now is when the packet is handled (read once per packet by the Output).
+func (r *rewriter) rewriteAt(h *rtp.Header, clock uint32, now time.Time) {
 	if !r.started {
 		r.started = true
 		r.inSSRC = h.SSRC
