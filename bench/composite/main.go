@@ -29,13 +29,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/miksilo/miksilo/bench/internal/procstat"
+	"github.com/miksilo/miksilo/bench/internal/tool"
 )
 
 func main() {
@@ -46,12 +45,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("composite", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg       runConfig
-		rc        renderConfig
-		makeOnly  bool
-		freePort  bool
-		waitIdle  time.Duration
-		idleBelow float64
+		cfg      runConfig
+		rc       renderConfig
+		makeOnly bool
 	)
 	fs.StringVar(&cfg.mode, "mode", "miksilo", "miksilo (the Composite over the Kurento Protocol), baseline (gst-launch-1.0) or loopback (one input through a WebRtcEndpoint: checks the tool)")
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8888", "Miksilo's host:port")
@@ -77,27 +73,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rc.note, "note", "", "render mode: warning printed at the top of the section")
 	fs.StringVar(&rc.missing, "missing", "", "render mode: why Miksilo has no result")
 	fs.Float64Var(&rc.maxOther, "max-other", 15, "render mode: flag runs during which other processes used more than this % of a CPU")
-	fs.BoolVar(&freePort, "free-port", false, "print a free TCP port on 127.0.0.1 and exit")
-	fs.DurationVar(&waitIdle, "wait-idle", 0, "wait up to this long until the machine's CPU use stays below -idle-below for 1 s, then exit")
-	fs.Float64Var(&idleBelow, "idle-below", 10, "-wait-idle threshold, percent of one CPU")
+	shared := tool.Register(fs, "composite", false)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if code, ok := shared.Utility(stdout, stderr); ok {
+		return code
+	}
 	switch {
-	case freePort:
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			fmt.Fprintln(stderr, "composite:", err)
-			return 1
-		}
-		fmt.Fprintln(stdout, ln.Addr().(*net.TCPAddr).Port)
-		_ = ln.Close()
-		return 0
-	case waitIdle > 0:
-		if pct, ok := procstat.WaitForIdle(waitIdle, idleBelow); !ok {
-			fmt.Fprintf(stderr, "composite: machine still busy after %v (%.0f%% of a CPU in use); figures will be noisy\n", waitIdle, pct)
-		}
-		return 0
 	case rc.results != "":
 		if err := renderDoc(rc); err != nil {
 			fmt.Fprintln(stderr, "composite -render:", err)

@@ -23,15 +23,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
-	"github.com/miksilo/miksilo/bench/internal/procstat"
+	"github.com/miksilo/miksilo/bench/internal/tool"
 )
 
 func main() {
@@ -42,12 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cpload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg      config
-		render   renderConfig
-		freePort bool
-		waitIdle time.Duration
-		idlePct  float64
-		cpuProf  string
+		cfg    config
+		render renderConfig
 	)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8888", "server host:port (the path is /kurento)")
 	fs.IntVar(&cfg.conns, "conns", 1, "number of WebSocket connections")
@@ -67,28 +61,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&render.cpu, "cpu", "", "render mode: CPU model (default from /proc/cpuinfo)")
 	fs.StringVar(&render.pinning, "pinning", "", "render mode: how processes were pinned to CPUs")
 	fs.StringVar(&render.note, "note", "", "render mode: warning printed at the top of the section")
-	fs.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the load generator to this file")
-	fs.BoolVar(&freePort, "free-port", false, "print a free TCP port on 127.0.0.1 and exit")
-	fs.DurationVar(&waitIdle, "wait-idle", 0, "wait up to this long until the machine's CPU use stays below -idle-below for 1 s, then exit")
-	fs.Float64Var(&idlePct, "idle-below", 10, "-wait-idle threshold, percent of one CPU")
+	shared := tool.Register(fs, "cpload", true)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 
+	if code, ok := shared.Utility(stdout, stderr); ok {
+		return code
+	}
 	switch {
-	case freePort:
-		port, err := pickFreePort()
-		if err != nil {
-			fmt.Fprintln(stderr, "cpload:", err)
-			return 1
-		}
-		fmt.Fprintln(stdout, port)
-		return 0
-	case waitIdle > 0:
-		if pct, ok := procstat.WaitForIdle(waitIdle, idlePct); !ok {
-			fmt.Fprintf(stderr, "cpload: machine still busy after %v (%.0f%% of a CPU used by other processes); figures will be noisy\n", waitIdle, pct)
-		}
-		return 0
 	case render.results != "":
 		if err := renderDoc(render); err != nil {
 			fmt.Fprintln(stderr, "cpload -render:", err)
@@ -106,19 +87,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The heap stays small (a few MB) while the allocation rate is high; a larger GC target keeps
 	// collections, which share the generator's single CPU with the senders, rare.
 	debug.SetGCPercent(400)
-	if cpuProf != "" {
-		f, err := os.Create(cpuProf)
-		if err != nil {
-			fmt.Fprintln(stderr, "cpload:", err)
-			return 1
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "cpload:", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := shared.StartProfile()
+	if err != nil {
+		fmt.Fprintln(stderr, "cpload:", err)
+		return 1
 	}
+	defer stopProfile()
 
 	res, err := runLoad(ctx, cfg, stderr)
 	if err != nil {
@@ -174,13 +148,4 @@ func (c *config) validate() error {
 		return errors.New("-max-inflight-cycles must be ≥ 1")
 	}
 	return nil
-}
-
-func pickFreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -26,13 +26,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/miksilo/miksilo/bench/internal/procstat"
+	"github.com/miksilo/miksilo/bench/internal/tool"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -45,13 +43,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg      runConfig
-		rc       renderConfig
-		genY4M   int
-		freePort bool
-		waitIdle time.Duration
-		idlePct  float64
-		cpuProf  string
+		cfg    runConfig
+		rc     renderConfig
+		genY4M int
 	)
 	fs.StringVar(&cfg.target, "target", "forwarder", "server protocol: miksilo (Kurento Protocol) or forwarder (bench/forwarder)")
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8888", "server host:port")
@@ -80,34 +74,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rc.network, "network", "", "render mode: the network the run used, as text")
 	fs.Float64Var(&rc.share, "share", 100, "render mode: the server's CPU share, percent of one CPU")
 	fs.Float64Var(&rc.maxOther, "max-other", 15, "render mode: flag steps during which other processes used more than this % of a CPU")
-	fs.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the load generator to this file")
 	fs.IntVar(&genY4M, "gen-y4m", 0, "write this many frames of the 1280×720 test picture as YUV4MPEG2 to stdout and exit")
-	fs.BoolVar(&freePort, "free-port", false, "print a free TCP port on 127.0.0.1 and exit")
-	fs.DurationVar(&waitIdle, "wait-idle", 0, "wait up to this long until the machine's CPU use stays below -idle-below for 1 s, then exit")
-	fs.Float64Var(&idlePct, "idle-below", 10, "-wait-idle threshold, percent of one CPU")
+	shared := tool.Register(fs, "fanout", true)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 
+	if code, ok := shared.Utility(stdout, stderr); ok {
+		return code
+	}
 	switch {
 	case genY4M > 0:
 		if err := writeY4M(stdout, genY4M); err != nil {
 			fmt.Fprintln(stderr, "fanout -gen-y4m:", err)
 			return 1
-		}
-		return 0
-	case freePort:
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			fmt.Fprintln(stderr, "fanout:", err)
-			return 1
-		}
-		fmt.Fprintln(stdout, ln.Addr().(*net.TCPAddr).Port)
-		_ = ln.Close()
-		return 0
-	case waitIdle > 0:
-		if pct, ok := procstat.WaitForIdle(waitIdle, idlePct); !ok {
-			fmt.Fprintf(stderr, "fanout: machine still busy after %v (%.0f%% of a CPU in use); figures will be noisy\n", waitIdle, pct)
 		}
 		return 0
 	case rc.results != "":
@@ -127,19 +107,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// Many small allocations per packet in pion, a small live heap: a larger GC target keeps
 	// collections, which share the generator's one CPU with the peers, rare.
 	debug.SetGCPercent(400)
-	if cpuProf != "" {
-		f, err := os.Create(cpuProf)
-		if err != nil {
-			fmt.Fprintln(stderr, "fanout:", err)
-			return 1
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "fanout:", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := shared.StartProfile()
+	if err != nil {
+		fmt.Fprintln(stderr, "fanout:", err)
+		return 1
 	}
+	defer stopProfile()
 	res, err := runStep(ctx, cfg, stderr)
 	if err != nil {
 		// Still one line: the step failed, and the document says why.
