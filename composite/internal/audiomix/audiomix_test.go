@@ -46,6 +46,40 @@ func newMixer(t *testing.T) (*Mixer, chan error) {
 	return m, errs
 }
 
+// twoSenders is a mixer whose inputs "a" and "b" send the first two tones
+// and whose input "obs" (sending nothing) records the full mix.
+func twoSenders(t *testing.T) (*Mixer, chan error, *recorder, *toneSources) {
+	t.Helper()
+	m, errs := newMixer(t)
+	obs := newRecorder(t, "obs")
+	for _, id := range []string{"a", "b", "obs"} {
+		out := obs.out
+		if id != "obs" {
+			out = func(*rtp.Packet) {}
+		}
+		if err := m.AddInput(id, out); err != nil {
+			m.Close()
+			obs.close()
+			t.Fatal(err)
+		}
+	}
+	return m, errs, obs, startTones(t, m, []string{"a", "b"}, freqs[:2])
+}
+
+// want2 is what expectTones expects of twoSenders' mix: a's and b's tones
+// as given, the other two absent.
+func want2(a, b int) []int { return []int{a, b, N, N} }
+
+// noError fails the test if the mixer reported an error.
+func noError(t *testing.T, errs chan error) {
+	t.Helper()
+	select {
+	case err := <-errs:
+		t.Errorf("unexpected OnError: %v", err)
+	default:
+	}
+}
+
 // What expectTones expects of each tone.
 const (
 	Y = iota // present at its nominal level
@@ -218,11 +252,7 @@ func TestMix(t *testing.T) {
 	checkStream(t, recs["a"], 5) // start, two switches
 	checkStream(t, recs["b"], 2)
 	checkStream(t, recs["c"], 2)
-	select {
-	case err := <-errs:
-		t.Errorf("unexpected OnError: %v", err)
-	default:
-	}
+	noError(t, errs)
 }
 
 // TestSilenceWithoutInputs: output flows (silence) with no media at all.
@@ -288,85 +318,49 @@ func TestJoinAndLeaveWithMixMinus(t *testing.T) {
 	expectTones(t, robs, "obs after a left", settle, []int{N, Y, N, N}, nil)
 	checkStream(t, robs, 2)
 	checkStream(t, ra, 3)
-	select {
-	case err := <-errs:
-		t.Errorf("unexpected OnError: %v", err)
-	default:
-	}
+	noError(t, errs)
 }
 
 // TestInputStopsAndReturns: an input whose packets stop is simply missing
 // from the mix; the others carry on without a stall; it returns with its
 // packets.
 func TestInputStopsAndReturns(t *testing.T) {
-	m, errs := newMixer(t)
-	obs := newRecorder(t, "obs")
+	m, errs, obs, tones := twoSenders(t)
 	defer obs.close()
 	defer m.Close()
-	for _, id := range []string{"a", "b", "obs"} {
-		out := obs.out
-		if id != "obs" {
-			out = func(*rtp.Packet) {}
-		}
-		if err := m.AddInput(id, out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tones := startTones(t, m, []string{"a", "b"}, freqs[:2])
 	defer tones.close()
-	want := func(a, b int) []int { return []int{a, b, N, N} }
 
-	expectTones(t, obs, "both sending", 2*settle, want(Y, Y), nil)
+	expectTones(t, obs, "both sending", 2*settle, want2(Y, Y), nil)
 	obs.stats() // reset the longest gap
 	tones.setMode(1, modeDrop)
-	expectTones(t, obs, "b stopped", 300*time.Millisecond, want(Y, N), nil)
-	expectTones(t, obs, "b still stopped", 0, want(Y, N), nil)
+	expectTones(t, obs, "b stopped", 300*time.Millisecond, want2(Y, N), nil)
+	expectTones(t, obs, "b still stopped", 0, want2(Y, N), nil)
 	tones.setMode(1, modeSend)
-	expectTones(t, obs, "b back", settle, want(Y, Y), nil)
+	expectTones(t, obs, "b back", settle, want2(Y, Y), nil)
 	checkStream(t, obs, 2)
-	select {
-	case err := <-errs:
-		t.Errorf("unexpected OnError: %v", err)
-	default:
-	}
+	noError(t, errs)
 }
 
 // TestUndecodableInput: an input sending malformed Opus is dropped from
 // the mix (its packets are ignored), the other input keeps going, and it
 // comes back once it sends valid packets again.
 func TestUndecodableInput(t *testing.T) {
-	m, errs := newMixer(t)
-	obs := newRecorder(t, "obs")
+	m, errs, obs, tones := twoSenders(t)
 	defer obs.close()
 	defer m.Close()
-	for _, id := range []string{"a", "b", "obs"} {
-		out := obs.out
-		if id != "obs" {
-			out = func(*rtp.Packet) {}
-		}
-		if err := m.AddInput(id, out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tones := startTones(t, m, []string{"a", "b"}, freqs[:2])
 	defer tones.close()
-	want := func(a, b int) []int { return []int{a, b, N, N} }
 
-	expectTones(t, obs, "both valid", 2*settle, want(Y, Y), nil)
+	expectTones(t, obs, "both valid", 2*settle, want2(Y, Y), nil)
 	before := m.invalid.Load()
 	tones.setMode(0, modeGarbage)
-	expectTones(t, obs, "a sending garbage", 200*time.Millisecond, want(N, Y), nil)
+	expectTones(t, obs, "a sending garbage", 200*time.Millisecond, want2(N, Y), nil)
 	if n := m.invalid.Load() - before; n < 20 {
 		t.Errorf("only %d malformed packets dropped", n)
 	}
 	tones.setMode(0, modeSend)
-	expectTones(t, obs, "a valid again", settle, want(Y, Y), nil)
+	expectTones(t, obs, "a valid again", settle, want2(Y, Y), nil)
 	checkStream(t, obs, 2)
-	select {
-	case err := <-errs:
-		t.Errorf("unexpected OnError: %v", err)
-	default:
-	}
+	noError(t, errs)
 }
 
 // TestDecoderFailureRestartsInput: an error posted by an input's decoder
@@ -375,24 +369,12 @@ func TestUndecodableInput(t *testing.T) {
 // simulated by posting the error message a failing opusdec posts: Push
 // keeps real decoders from failing on malformed packets.)
 func TestDecoderFailureRestartsInput(t *testing.T) {
-	m, errs := newMixer(t)
-	obs := newRecorder(t, "obs")
+	m, errs, obs, tones := twoSenders(t)
 	defer obs.close()
 	defer m.Close()
-	for _, id := range []string{"a", "b", "obs"} {
-		out := obs.out
-		if id != "obs" {
-			out = func(*rtp.Packet) {}
-		}
-		if err := m.AddInput(id, out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tones := startTones(t, m, []string{"a", "b"}, freqs[:2])
 	defer tones.close()
-	want := func(a, b int) []int { return []int{a, b, N, N} }
 
-	expectTones(t, obs, "both valid", 2*settle, want(Y, Y), nil)
+	expectTones(t, obs, "both valid", 2*settle, want2(Y, Y), nil)
 	m.mu.Lock()
 	old := m.ports["a"].chain
 	dec := old.elems[3]
@@ -416,7 +398,7 @@ func TestDecoderFailureRestartsInput(t *testing.T) {
 	if !restarted {
 		t.Fatal("the input's chain was not rebuilt")
 	}
-	expectTones(t, obs, "a after restart", settle, want(Y, Y), nil)
+	expectTones(t, obs, "a after restart", settle, want2(Y, Y), nil)
 	checkStream(t, obs, 2)
 }
 
