@@ -59,6 +59,8 @@ RESULTS=$OUT/composite.jsonl          # the kept run of each subject and round: 
 ATTEMPTS=$OUT/composite-attempts.jsonl # every run, retries included
 
 log() { echo "bench-composite: $(date -u +%T) $*" >&2; }
+# shellcheck source=scripts/lib/bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
 
 # ---------------------------------------------------------------------------------------------
 # 1. Outside the namespace: tools, binaries, the input clips (encoded once, cached in bin/bench).
@@ -70,21 +72,12 @@ if [[ -z ${BENCH_COMPOSITE_IN_NETNS:-} ]]; then
 	mkdir -p "$OUT"
 	log "input clips (encoded once into $OUT/composite-v*-in*.ivf)"
 	bin/composite -make-clips -clip-dir "$OUT"
-	if unshare -n true 2>/dev/null; then
-		# shellcheck disable=SC2016 # $0 and $@ belong to the inner shell
-		exec unshare -n env BENCH_COMPOSITE_IN_NETNS=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$SELF" "$@"
-	fi
-	log "warning: cannot create a network namespace (unshare -n needs root); running in the current one"
-	export BENCH_COMPOSITE_IN_NETNS=none
+	bench_enter_netns BENCH_COMPOSITE_IN_NETNS "$@"
 fi
 
 # ---------------------------------------------------------------------------------------------
 # 2. Inside the namespace.
-if [[ $BENCH_COMPOSITE_IN_NETNS == none ]]; then
-	NETNS="the machine's own network namespace (unshare -n was not permitted)"
-else
-	NETNS="a fresh network namespace holding only \`lo\` (\`unshare -n\`)"
-fi
+NETNS=$(bench_netns_text "$BENCH_COMPOSITE_IN_NETNS")
 
 SERVER_PIN=() LOADER_PIN=() GST_PIN=
 if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]] &&
@@ -107,18 +100,6 @@ case " $SUBJECTS " in *" miksilo "* | *" loopback "*)
 	;;
 esac
 
-SERVER_PID=
-stop_server() {
-	[[ -n $SERVER_PID ]] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
-	for _ in $(seq 50); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=
-}
 trap stop_server EXIT
 
 # start_server : bin/miksilo on a free port, pinned; waits until the port accepts.

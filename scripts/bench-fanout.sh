@@ -49,6 +49,8 @@ RESULTS=$OUT/fanout.jsonl          # the kept run of each step: input of the doc
 ATTEMPTS=$OUT/fanout-attempts.jsonl # every run, retries included
 
 log() { echo "bench-fanout: $(date -u +%T) $*" >&2; }
+# shellcheck source=scripts/lib/bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
 export BENCH_FANOUT_START=${BENCH_FANOUT_START:-$(date +%s)}
 
 # ---------------------------------------------------------------------------------------------
@@ -80,21 +82,12 @@ if [[ -z ${BENCH_FANOUT_IN_NETNS:-} ]]; then
 			--buf-optimal-sz=600 --undershoot-pct=50 --overshoot-pct=50 -
 		mv "$CLIP.tmp" "$CLIP"
 	fi
-	if unshare -n true 2>/dev/null; then
-		# shellcheck disable=SC2016 # $0 and $@ belong to the inner shell
-		exec unshare -n env BENCH_FANOUT_IN_NETNS=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$SELF" "$@"
-	fi
-	log "warning: cannot create a network namespace (unshare -n needs root); running in the current one"
-	export BENCH_FANOUT_IN_NETNS=none
+	bench_enter_netns BENCH_FANOUT_IN_NETNS "$@"
 fi
 
 # ---------------------------------------------------------------------------------------------
 # 2. Inside the namespace.
-if [[ $BENCH_FANOUT_IN_NETNS == none ]]; then
-	NETNS="the machine's own network namespace (unshare -n was not permitted)"
-else
-	NETNS="a fresh network namespace holding only \`lo\` (\`unshare -n\`)"
-fi
+NETNS=$(bench_netns_text "$BENCH_FANOUT_IN_NETNS")
 
 case " $TARGETS " in *" miksilo "*) WANT_MIKSILO=1 ;; *) WANT_MIKSILO=0 ;; esac
 MISSING=
@@ -152,18 +145,6 @@ if ((SHARE < 100)); then
 	fi
 fi
 
-SERVER_PID=
-stop_server() {
-	[[ -n $SERVER_PID ]] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
-	for _ in $(seq 50); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=
-}
 trap 'stop_server; cleanup_cgroup' EXIT
 
 # start_server NAME CMD... : start CMD with -addr 127.0.0.1:PORT appended (pinned, in the cgroup),

@@ -35,6 +35,8 @@ RESULTS=$OUT/controlplane.jsonl # the kept run of each kind: input of the docume
 ATTEMPTS=$OUT/attempts.jsonl    # every run, retries included
 
 log() { echo "bench: $*" >&2; }
+# shellcheck source=scripts/lib/bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
 
 go build -o bin/cpload ./bench/cpload
 go build -o bin/echoserver ./bench/echoserver
@@ -58,18 +60,6 @@ else
 	PINNING="none (taskset unavailable or fewer than 2 CPUs): server and load generator share all CPUs"
 fi
 
-SERVER_PID=
-stop_server() {
-	[[ -n $SERVER_PID ]] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
-	for _ in $(seq 50); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=
-}
 trap stop_server EXIT
 
 # start_server NAME CMD... : start CMD with -addr 127.0.0.1:PORT appended, wait until PORT accepts.
