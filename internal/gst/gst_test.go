@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	gogst "github.com/go-gst/go-gst/gst"
 	"go.uber.org/goleak"
 )
 
@@ -127,5 +128,54 @@ func TestBusError(t *testing.T) {
 func TestParseError(t *testing.T) {
 	if _, err := Parse("bad", "no-such-element-miksilo ! fakesink", nil); err == nil {
 		t.Fatal("parsing an unknown element succeeded")
+	}
+}
+
+// TestBaseTimeBeforePlaying: every element has the pipeline's clock base
+// time before the first PLAYING, and the pipeline keeps it (start time
+// NONE), so an aggregator's task never sees the clock with base time 0.
+func TestBaseTimeBeforePlaying(t *testing.T) {
+	const desc = "videotestsrc is-live=true ! video/x-raw,width=16,height=16,framerate=30/1 ! compositor name=mix ! fakesink name=out sync=true"
+	p, err := Parse("basetime", desc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.distributeClock()
+	base := p.GetBaseTime()
+	if base == 0 {
+		t.Fatal("pipeline base time still 0")
+	}
+	els, err := p.GetElementsRecursive()
+	if err != nil || len(els) < 4 {
+		t.Fatalf("elements: %d, %v", len(els), err)
+	}
+	for _, e := range els {
+		if got := e.GetBaseTime(); got != base {
+			t.Errorf("%s: base time %v before PLAYING, want the pipeline's %v", e.GetName(), got, base)
+		}
+	}
+
+	// Start does it: PLAYING keeps the base time it was given.
+	q, err := Parse("basetime-start", desc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if err := q.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.WaitPlaying(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := q.GetStartTime(); st != gogst.ClockTimeNone {
+		t.Errorf("pipeline start time %v after Start, want NONE (base time given before PLAYING)", st)
+	}
+	mix, err := q.Element("mix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mix.GetBaseTime(), q.GetBaseTime(); got != want || got == 0 {
+		t.Errorf("compositor base time %v, pipeline %v", got, want)
 	}
 }
