@@ -161,7 +161,10 @@ func TestCompositeReadout(t *testing.T) {
 			t.Errorf("quadrant %d shows input %d, want %d", q, in, q)
 		}
 	}
-	if rx.wUnreadable > int64(frames)/5 {
+	// The compositor's first one or two output frames can come before the inputs' first
+	// decoded pictures (always frame 0; frame 1 too with the CPU saturated): their regions
+	// are black. Every later region must read back.
+	if rx.wUnreadable > 2*inputs {
 		t.Errorf("%d unreadable regions in %d frames", rx.wUnreadable, rx.wDecoded)
 	}
 	var shown int64
