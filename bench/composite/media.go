@@ -138,20 +138,21 @@ type viewerRx struct {
 	lastAt   time.Time // previous output frame's arrival (window gaps)
 
 	// Window statistics.
-	wFrames      int64
-	wBytes       int64 // VP8 frame bytes (what the encoder's target-bitrate counts)
-	wPayload     int64 // RTP payload bytes
-	wPackets     int64
-	wMaxGap      time.Duration
-	wDecoded     int64
-	wUnreadable  int64 // regions without a valid stamp
-	wLatencies   []time.Duration
-	wUnmatched   int64 // stamps whose send time is unknown or implausible
-	wShown       [inputs]int64
-	wSkipped     [inputs]int64 // input frames never shown (the compositor took a newer one)
-	lastNum      [inputs]int
-	seen         [inputs]bool
-	regionInputs []int // input read in each region (-1: none yet)
+	wFrames        int64
+	wBytes         int64 // VP8 frame bytes (what the encoder's target-bitrate counts)
+	wPayload       int64 // RTP payload bytes
+	wPackets       int64
+	wMaxGap        time.Duration
+	wDecoded       int64
+	wUnreadable    int64 // regions without a valid stamp
+	lateUnreadable int64 // of those, in output frames after the second (tests)
+	wLatencies     []time.Duration
+	wUnmatched     int64 // stamps whose send time is unknown or implausible
+	wShown         [inputs]int64
+	wSkipped       [inputs]int64 // input frames never shown (the compositor took a newer one)
+	lastNum        [inputs]int
+	seen           [inputs]bool
+	regionInputs   []int // input read in each region (-1: none yet)
 
 	anyPacket chan struct{}
 	allSeen   chan struct{}
@@ -297,6 +298,9 @@ func (v *viewerRx) decoded(s gst.Sample) {
 	for q, reg := range gridRegions(w, h, v.cols, v.rows) {
 		input, num, ok := readStamp(s.Data, w, h, stride, reg)
 		if !ok || input >= len(v.pubs) || num >= v.clipN {
+			if k >= 2 {
+				v.lateUnreadable++
+			}
 			if m.window {
 				v.wUnreadable++
 			}
