@@ -254,7 +254,10 @@ func (c *Composite) startPipeline() error {
 		p.Close()
 		return me.NewError(me.CodeUnexpected, "Composite pipeline did not start: %v", err)
 	}
-	c.sink = gst.RunAppSink(els[1], c.onOutput)
+	if c.sink, err = gst.RunAppSink(els[1], c.onOutput); err != nil {
+		p.Close()
+		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
+	}
 	return nil
 }
 

@@ -85,7 +85,7 @@ func mixerLaunch(s Settings) string {
 		desc += fmt.Sprintf("videotestsrc name=bg is-live=false pattern=solid-color foreground-color=%d ! capsfilter name=bgcaps caps=%s ",
 			0xff000000|s.background, caps)
 	}
-	return desc + fmt.Sprintf("capsfilter name=outcaps caps=%s ! %s ! %s ! appsink name=out sync=true async=false processing-deadline=%d max-buffers=1000 drop=true",
+	return desc + fmt.Sprintf("capsfilter name=outcaps caps=%s ! %s ! %s ! appsink name=out sync=true async=false processing-deadline=%d max-buffers=1000 drop=true buffer-list=true",
 		caps, VideoEncoderLaunch(s.Codec, s.Bitrate, s.Framerate), VideoPayloaderLaunch(s.Codec), processingDeadline.Nanoseconds())
 }
 

@@ -240,7 +240,10 @@ func (f *Factory) New(from, to me.Codec, log *slog.Logger) (me.Transcoder, error
 		t.closePipeline()
 		return nil, err
 	}
-	t.sink = gst.RunAppSink(els[2], t.pulled)
+	if t.sink, err = gst.RunAppSink(els[2], t.pulled); err != nil {
+		t.closePipeline()
+		return nil, err
+	}
 	go t.run()
 	log.Debug("transcoder pipeline", "description", desc)
 	return t, nil

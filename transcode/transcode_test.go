@@ -56,12 +56,15 @@ func startSource(t *testing.T, desc string, fn func(*rtp.Packet)) *rtpSource {
 		t.Fatal(err)
 	}
 	s := &rtpSource{p: p, enc: els[0]}
-	s.sink = gst.RunAppSink(els[1], func(smp gst.Sample) {
+	if s.sink, err = gst.RunAppSink(els[1], func(smp gst.Sample) {
 		pk := &rtp.Packet{}
 		if err := pk.Unmarshal(smp.Data); err == nil {
 			fn(pk)
 		}
-	})
+	}); err != nil {
+		p.Close()
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		s.sink.Stop()
 		s.p.Close()
@@ -99,12 +102,16 @@ func startDecoder(t *testing.T, rtpCaps, chain string) *decoder {
 	}
 	d := &decoder{p: p, src: gst.NewAppSrc(els[0]), frames: make(chan []byte, 1000)}
 	d.pt.Store(-1)
-	d.sink = gst.RunAppSink(els[1], func(s gst.Sample) {
+	var err2 error
+	if d.sink, err2 = gst.RunAppSink(els[1], func(s gst.Sample) {
 		select {
 		case d.frames <- s.Data:
 		default:
 		}
-	})
+	}); err2 != nil {
+		p.Close()
+		t.Fatal(err2)
+	}
 	t.Cleanup(func() {
 		d.sink.Stop()
 		d.p.Close()

@@ -107,11 +107,14 @@ func encodeClip(input, frames int) ([][]byte, error) {
 	if err := p.Start(); err != nil {
 		return nil, err
 	}
-	sink := gst.RunAppSink(els[1], func(s gst.Sample) {
+	sink, err := gst.RunAppSink(els[1], func(s gst.Sample) {
 		mu.Lock()
 		out = append(out, s.Data)
 		mu.Unlock()
 	})
+	if err != nil {
+		return nil, err
+	}
 	defer sink.Stop()
 	src := gst.NewAppSrc(els[0])
 	pic := newPicture(input)

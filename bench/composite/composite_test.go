@@ -121,13 +121,16 @@ func TestCompositeReadout(t *testing.T) {
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sink := gst.RunAppSink(sinkEl, func(s gst.Sample) {
+	sink, err := gst.RunAppSink(sinkEl, func(s gst.Sample) {
 		pkt := &rtp.Packet{}
 		if err := pkt.Unmarshal(s.Data); err != nil {
 			return
 		}
 		rx.packet(pkt, time.Now())
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer sink.Stop()
 	select {
 	case <-eos:

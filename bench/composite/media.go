@@ -192,7 +192,10 @@ func newViewerRx(pubs []*publisher, cols, rows, clipN int) (*viewerRx, error) {
 	}
 	// Not live: the pipeline reaches PLAYING once the first frame has prerolled.
 	v.dec, v.src = p, gst.NewAppSrc(els[0])
-	v.sink = gst.RunAppSink(els[1], v.decoded)
+	if v.sink, err = gst.RunAppSink(els[1], v.decoded); err != nil {
+		p.Close()
+		return nil, err
+	}
 	return v, nil
 }
 

@@ -2,6 +2,9 @@ package gst
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +37,10 @@ func TestAppSrcToAppSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan Sample, 16)
-	sink := RunAppSink(els[1], func(s Sample) { got <- s })
+	sink, err := RunAppSink(els[1], func(s Sample) { got <- s })
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer sink.Stop()
 	src := NewAppSrc(els[0])
 	want := [][]byte{[]byte("one"), bytes.Repeat([]byte{7}, 5000), []byte("three")}
@@ -72,7 +78,10 @@ func TestForceKeyUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := make(chan bool, 1000)
-	sink := RunAppSink(els[1], func(s Sample) { keys <- !s.Delta })
+	sink, err := RunAppSink(els[1], func(s Sample) { keys <- !s.Delta })
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer sink.Stop()
 	// The first frame is a keyframe; then none until one is forced.
 	waitFrames := func(n int) (kf int) {
@@ -177,5 +186,165 @@ func TestBaseTimeBeforePlaying(t *testing.T) {
 	}
 	if got, want := mix.GetBaseTime(), q.GetBaseTime(); got != want || got == 0 {
 		t.Errorf("compositor base time %v, pipeline %v", got, want)
+	}
+}
+
+// TestEOSEveryTime: short pipelines one after another each report their
+// end of stream. (A bus hand-off that woke Go from the sync handler and
+// let the bus queue the message lost it about once in a few runs: the
+// handler runs before the message is queued.)
+func TestEOSEveryTime(t *testing.T) {
+	for i := 0; i < 40; i++ {
+		p, err := Parse("eos", "videotestsrc num-buffers=2 ! video/x-raw,width=16,height=16 ! fakesink", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eos := make(chan struct{})
+		p.OnEOS(func() { close(eos) })
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-eos:
+		case <-time.After(5 * time.Second):
+			p.Close()
+			t.Fatalf("run %d: no end of stream", i)
+		}
+		p.Close()
+	}
+}
+
+// TestAppSinkBufferList: a payloader's packets of one frame arrive as one
+// buffer list (appsink buffer-list=true) and are delivered one by one, in
+// order, as with buffer-list=false.
+func TestAppSinkBufferList(t *testing.T) {
+	count := func(lists bool) (packets, frames int) {
+		desc := fmt.Sprintf("videotestsrc num-buffers=10 pattern=snow ! video/x-raw,width=320,height=240,framerate=30/1 ! "+
+			"vp8enc deadline=1 target-bitrate=4000000 ! rtpvp8pay mtu=400 ! appsink name=sink sync=false buffer-list=%v", lists)
+		p, err := Parse("lists", desc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		eos := make(chan struct{})
+		p.OnEOS(func() { close(eos) })
+		sinkEl, err := p.Element("sink")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var seqs []uint16
+		markers := 0
+		sink, err := RunAppSink(sinkEl, func(s Sample) {
+			if len(s.Data) < 12 {
+				t.Errorf("a %d-byte buffer is no RTP packet", len(s.Data))
+				return
+			}
+			mu.Lock()
+			seqs = append(seqs, binary.BigEndian.Uint16(s.Data[2:]))
+			if s.Data[1]&0x80 != 0 {
+				markers++
+			}
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-eos:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no end of stream")
+		}
+		// Everything is queued for the goroutine by now; let it deliver.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			n := markers
+			mu.Unlock()
+			if n >= 10 {
+				break
+			}
+		}
+		sink.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		for i := 1; i < len(seqs); i++ {
+			if seqs[i] != seqs[i-1]+1 {
+				t.Fatalf("buffer-list=%v: sequence %d after %d", lists, seqs[i], seqs[i-1])
+			}
+		}
+		return len(seqs), markers
+	}
+	pl, fl := count(true)
+	pb, fb := count(false)
+	if fl != 10 || fb != 10 || pl < 5*fl || pb < 5*fb {
+		t.Fatalf("lists: %d packets in %d frames; buffers: %d packets in %d frames; want 10 frames of several packets each", pl, fl, pb, fb)
+	}
+}
+
+// TestAppSinkDropsOldest: with drop=true and max-buffers, a goroutine that
+// falls behind loses the oldest samples, not the newest, and Dropped
+// counts them; the streaming thread is never held.
+func TestAppSinkDropsOldest(t *testing.T) {
+	p, err := Parse("drop", "appsrc name=src format=time caps=application/x-miksilo ! appsink name=sink sync=false max-buffers=3 drop=true", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	els, err := p.Elements("src", "sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	holding := make(chan struct{}, 1)
+	release := make(chan struct{})
+	got := make(chan byte, 100)
+	sink, err := RunAppSink(els[1], func(s Sample) {
+		select {
+		case holding <- struct{}{}:
+		default:
+		}
+		<-release
+		got <- s.Data[0]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Stop()
+	src := NewAppSrc(els[0])
+	push := func(i byte) {
+		if err := src.Push([]byte{i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(0)
+	select {
+	case <-holding: // the goroutine holds sample 0
+	case <-time.After(5 * time.Second):
+		t.Fatal("sample 0 not delivered")
+	}
+	for i := byte(1); i < 20; i++ {
+		push(i)
+	}
+	for deadline := time.Now().Add(5 * time.Second); sink.Dropped() < 16 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond) // the streaming thread queues what was pushed
+	}
+	close(release)
+	var seen []byte
+	for len(seen) < 4 {
+		select {
+		case b := <-got:
+			seen = append(seen, b)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("delivered %v, dropped %d", seen, sink.Dropped())
+		}
+	}
+	// The goroutine held sample 0; of the rest the newest three were kept.
+	if seen[0] != 0 || seen[1] != 17 || seen[2] != 18 || seen[3] != 19 || sink.Dropped() != 16 {
+		t.Fatalf("delivered %v, dropped %d; want [0 17 18 19], 16", seen, sink.Dropped())
 	}
 }

@@ -76,7 +76,7 @@ type Pipeline struct {
 	onEOS   func()
 	started bool
 	closed  bool
-	stop    chan struct{}
+	bus     *busNotifier // set by the first Start
 	done    chan struct{}
 }
 
@@ -90,7 +90,7 @@ func Parse(name, description string, log *slog.Logger) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gst: %s: %w", name, err)
 	}
-	return &Pipeline{Pipeline: p, name: name, log: log, stop: make(chan struct{}), done: make(chan struct{})}, nil
+	return &Pipeline{Pipeline: p, name: name, log: log, done: make(chan struct{})}, nil
 }
 
 // OnError sets the handler of errors and warnings from the bus; it runs on
@@ -142,7 +142,12 @@ func (p *Pipeline) Start() error {
 	p.mu.Unlock()
 	if first {
 		p.distributeClock()
-		go p.busLoop()
+		bn, err := startBusNotifier(p.GetPipelineBus())
+		if err != nil {
+			return fmt.Errorf("gst: %s: bus: %w", p.name, err)
+		}
+		p.bus = bn
+		go p.busLoop(bn)
 	}
 	if err := p.SetState(gst.StatePlaying); err != nil {
 		return fmt.Errorf("gst: %s: PLAYING: %w", p.name, err)
@@ -202,9 +207,10 @@ func (p *Pipeline) Close() {
 	if err := p.SetState(gst.StateNull); err != nil {
 		p.log.Warn("gst: pipeline did not stop cleanly", "pipeline", p.name, "err", err)
 	}
-	close(p.stop)
-	if started {
+	if started && p.bus != nil {
+		p.bus.close()
 		<-p.done
+		p.bus.release()
 	}
 }
 
@@ -213,54 +219,60 @@ func (p *Pipeline) Dot() string {
 	return p.DebugBinToDotData(gst.DebugGraphShowAll)
 }
 
-func (p *Pipeline) busLoop() {
+// busLoop handles the bus's messages on a goroutine that waits in Go's
+// netpoller between them (the bus's sync handler wakes it), not in a
+// blocking C call.
+func (p *Pipeline) busLoop(bn *busNotifier) {
 	defer close(p.done)
-	bus := p.GetPipelineBus()
 	for {
-		select {
-		case <-p.stop:
+		for {
+			msg := bn.pop()
+			if msg == nil {
+				break
+			}
+			p.handle(msg)
+		}
+		if !bn.wait() {
 			return
-		default:
 		}
-		msg := bus.TimedPop(gst.ClockTime(100 * time.Millisecond))
-		if msg == nil {
-			continue
+	}
+}
+
+func (p *Pipeline) handle(msg *gst.Message) {
+	switch msg.Type() {
+	case gst.MessageError, gst.MessageWarning:
+		warn := msg.Type() == gst.MessageWarning
+		var ge *gst.GError
+		if warn {
+			ge = msg.ParseWarning()
+		} else {
+			ge = msg.ParseError()
 		}
-		switch msg.Type() {
-		case gst.MessageError, gst.MessageWarning:
-			warn := msg.Type() == gst.MessageWarning
-			var ge *gst.GError
-			if warn {
-				ge = msg.ParseWarning()
-			} else {
-				ge = msg.ParseError()
-			}
-			m := Message{Source: msg.Source(), Warning: warn}
-			if ge != nil {
-				m.Text, m.Debug = ge.Error(), ge.DebugString()
-			}
-			lvl := slog.LevelError
-			if warn {
-				lvl = slog.LevelWarn
-			}
-			p.log.Log(nil, lvl, "gst: "+m.Text, "pipeline", p.name, "element", m.Source, "debug", m.Debug)
-			p.mu.Lock()
-			fn := p.onError
-			p.mu.Unlock()
-			if fn != nil {
-				fn(m)
-			}
-		case gst.MessageEOS:
-			p.mu.Lock()
-			fn := p.onEOS
-			p.mu.Unlock()
-			if fn != nil {
-				fn()
-			}
-		case gst.MessageLatency:
-			// Elements added to a live pipeline change its latency: let the
-			// pipeline recompute and redistribute it.
-			p.RecalculateLatency()
+		m := Message{Source: msg.Source(), Warning: warn}
+		if ge != nil {
+			m.Text, m.Debug = ge.Error(), ge.DebugString()
 		}
+		lvl := slog.LevelError
+		if warn {
+			lvl = slog.LevelWarn
+		}
+		p.log.Log(nil, lvl, "gst: "+m.Text, "pipeline", p.name, "element", m.Source, "debug", m.Debug)
+		p.mu.Lock()
+		fn := p.onError
+		p.mu.Unlock()
+		if fn != nil {
+			fn(m)
+		}
+	case gst.MessageEOS:
+		p.mu.Lock()
+		fn := p.onEOS
+		p.mu.Unlock()
+		if fn != nil {
+			fn()
+		}
+	case gst.MessageLatency:
+		// Elements added to a live pipeline change its latency: let the
+		// pipeline recompute and redistribute it.
+		p.RecalculateLatency()
 	}
 }

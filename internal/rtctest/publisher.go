@@ -142,11 +142,27 @@ func (p *Peer) AddPublisher(cfg PublisherConfig) (*Publisher, error) {
 		return nil, err
 	}
 	var sinks []*gst.AppSink
-	vout, _ := pipe.Element("vout")
-	sinks = append(sinks, gst.RunAppSink(vout, func(s gst.Sample) { pub.write(pub.video, &pub.VideoPackets, s) }))
-	if cfg.Audio {
-		aout, _ := pipe.Element("aout")
-		sinks = append(sinks, gst.RunAppSink(aout, func(s gst.Sample) { pub.write(pub.audio, &pub.AudioPackets, s) }))
+	run := func(name string, fn func(gst.Sample)) error {
+		el, err := pipe.Element(name)
+		if err != nil {
+			return err
+		}
+		s, err := gst.RunAppSink(el, fn)
+		if err == nil {
+			sinks = append(sinks, s)
+		}
+		return err
+	}
+	err = run("vout", func(s gst.Sample) { pub.write(pub.video, &pub.VideoPackets, s) })
+	if err == nil && cfg.Audio {
+		err = run("aout", func(s gst.Sample) { pub.write(pub.audio, &pub.AudioPackets, s) })
+	}
+	if err != nil {
+		for _, s := range sinks {
+			s.Stop()
+		}
+		pipe.Close()
+		return nil, err
 	}
 	p.onClose(func() {
 		for _, s := range sinks {

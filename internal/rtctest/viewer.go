@@ -159,7 +159,10 @@ func (v *Viewer) readVideo(tr *webrtc.TrackRemote) {
 	if err != nil || pipe.Start() != nil {
 		return
 	}
-	sink := gst.RunAppSink(els[1], v.onFrame)
+	sink, err := gst.RunAppSink(els[1], v.onFrame)
+	if err != nil {
+		return
+	}
 	defer sink.Stop()
 	src := gst.NewAppSrc(els[0])
 	v.mu.Lock()

@@ -258,7 +258,10 @@ func New(cfg Config) (*Mixer, error) {
 		pipe.Close()
 		return nil, err
 	}
-	m.startSink(main)
+	if err := m.startSink(main); err != nil {
+		pipe.Close()
+		return nil, err
+	}
 	go m.supervise()
 	return m, nil
 }
@@ -365,9 +368,12 @@ func (m *Mixer) SetMixMinus(id string, on bool) error {
 		if err != nil {
 			return err
 		}
+		if err := m.startSink(mo); err != nil {
+			m.removeMixOut(mo)
+			return err
+		}
 		addSub(mo, p.out)
 		p.out.switchTo(mo, false)
-		m.startSink(mo)
 		p.mm = mo
 	} else {
 		p.out.switchTo(m.main, true)
@@ -522,6 +528,10 @@ func (m *Mixer) rebuildMixOut(old *mixOut) error {
 	if err != nil {
 		return err
 	}
+	if err := m.startSink(mo); err != nil {
+		m.removeMixOut(mo)
+		return err
+	}
 	for _, s := range *old.subs.Load() {
 		addSub(mo, s)
 		s.replace(old, mo)
@@ -531,7 +541,6 @@ func (m *Mixer) rebuildMixOut(old *mixOut) error {
 	} else {
 		owner.mm = mo
 	}
-	m.startSink(mo)
 	m.removeMixOut(old)
 	return nil
 }
@@ -654,8 +663,10 @@ func (m *Mixer) newMixOut(owner *port) (*mixOut, error) {
 	return mo, nil
 }
 
-func (m *Mixer) startSink(mo *mixOut) {
-	mo.sink = igst.RunAppSink(mo.appsink, func(s igst.Sample) { fanOut(mo, s) })
+func (m *Mixer) startSink(mo *mixOut) error {
+	s, err := igst.RunAppSink(mo.appsink, func(s igst.Sample) { fanOut(mo, s) })
+	mo.sink = s
+	return err
 }
 
 // removeMixOut stops a mix-minus output and takes it out of the graph.

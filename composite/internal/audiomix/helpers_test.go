@@ -59,7 +59,7 @@ func startTones(t *testing.T, m *Mixer, ids []string, freqs []float64) *toneSour
 		}
 		mode := &ts.modes[i]
 		var held []*rtp.Packet
-		ts.sinks = append(ts.sinks, igst.RunAppSink(e, func(s igst.Sample) {
+		sink, err := igst.RunAppSink(e, func(s igst.Sample) {
 			var pkt rtp.Packet
 			if err := pkt.Unmarshal(s.Data); err != nil {
 				return
@@ -81,7 +81,11 @@ func startTones(t *testing.T, m *Mixer, ids []string, freqs []float64) *toneSour
 				pkt.Payload = []byte{0xff, 0xff, 1, 2, 3, 4}
 			}
 			m.Push(id, &pkt)
-		}))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.sinks = append(ts.sinks, sink)
 	}
 	return ts
 }
@@ -135,7 +139,8 @@ func newRecorder(t *testing.T, name string) *recorder {
 		t.Fatal(err)
 	}
 	r := &recorder{t: t, name: name, pipe: p, src: igst.NewAppSrc(els[0]), maxStep: 5 * 960, tsSteps: map[uint32]int{}, grew: make(chan struct{}, 1)}
-	r.sink = igst.RunAppSink(els[1], func(s igst.Sample) {
+	var err2 error
+	r.sink, err2 = igst.RunAppSink(els[1], func(s igst.Sample) {
 		r.mu.Lock()
 		for i := 0; i+1 < len(s.Data); i += 2 {
 			r.pcm = append(r.pcm, float64(int16(binary.LittleEndian.Uint16(s.Data[i:])))/32768)
@@ -146,6 +151,10 @@ func newRecorder(t *testing.T, name string) *recorder {
 		default:
 		}
 	})
+	if err2 != nil {
+		p.Close()
+		t.Fatal(err2)
+	}
 	return r
 }
 
