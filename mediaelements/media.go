@@ -202,7 +202,9 @@ func (o *Output) Sinks() int {
 }
 
 // WriteRTP hands a packet to every attached input. The packet and its
-// payload must not be modified afterwards.
+// payload must not be modified afterwards, nor the payload's memory reused:
+// sinks may keep a reference to the payload (a WebRtcEndpoint's
+// retransmission store keeps the last 1024 video payloads it sent).
 func (o *Output) WriteRTP(p *rtp.Packet) {
 	// One clock read and one codec lookup per packet, not per sink: with
 	// many sinks they were most of the fan-out's own cost.

@@ -43,6 +43,7 @@ type stream struct {
 	inbound bool
 	codec   string
 	trackID string
+	track   *forwardTrack // outbound: the counters of what was sent
 }
 
 type ctorOptions struct {
@@ -459,13 +460,13 @@ func (e *Endpoint) negotiated(pc *webrtc.PeerConnection) {
 		params := s.GetParameters()
 		e.mu.Lock()
 		for _, enc := range params.Encodings {
-			e.streams = append(e.streams, stream{ssrc: uint32(enc.SSRC), kind: mt, codec: codecs[0].MimeType, trackID: ft.ID()})
+			e.streams = append(e.streams, stream{ssrc: uint32(enc.SSRC), kind: mt, codec: codecs[0].MimeType, trackID: ft.ID(), track: ft})
 		}
 		e.mu.Unlock()
 		in := e.Elem().Input(mt, "default")
 		in.Accept(codecs...)
 		in.SetHandler(ft.write)
-		e.spawn(func() { e.readSenderRTCP(s, in) })
+		e.spawn(func() { e.readSenderRTCP(s, in, ft) })
 	}
 }
 
@@ -692,9 +693,10 @@ func (e *Endpoint) readReceiverRTCP(r *webrtc.RTPReceiver) {
 }
 
 // readSenderRTCP reads what the remote peer says about what we send: PLI
-// and FIR become keyframe requests towards the producer. Reading also lets
-// the NACK responder and the report interceptors see the packets.
-func (e *Endpoint) readSenderRTCP(s *webrtc.RTPSender, in *me.Input) {
+// and FIR become keyframe requests towards the producer, NACKs are
+// answered from the track's retransmission store. Reading also lets the
+// report and statistics interceptors see the packets.
+func (e *Endpoint) readSenderRTCP(s *webrtc.RTPSender, in *me.Input, ft *forwardTrack) {
 	for {
 		pkts, _, err := s.ReadRTCP()
 		if err != nil {
@@ -705,6 +707,8 @@ func (e *Endpoint) readSenderRTCP(s *webrtc.RTPSender, in *me.Input) {
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				in.RequestKeyframe()
+			case *rtcp.TransportLayerNack:
+				ft.resend(p.(*rtcp.TransportLayerNack))
 			}
 		}
 	}

@@ -15,7 +15,8 @@ import (
 // RTCInboundRTPStreamStats, RTCOutboundRTPStreamStats,
 // RTCIceCandidatePairStats and RTCDataChannelStats entries, keyed by id:
 // RTP streams from pion's statistics interceptor, the candidate pair from
-// the ICE transport, the data channels from the endpoint's own counters. A
+// the ICE transport, the data channels from the endpoint's own counters
+// (and the packets and bytes sent from the sending track's counters). A
 // media type keeps only its RTP streams (and, for DATA, the data channels).
 func (e *Endpoint) Stats(_ *me.Call, t *me.MediaType) (map[string]any, error) {
 	now := time.Now().UnixMilli()
@@ -58,6 +59,9 @@ func (e *Endpoint) Stats(_ *me.Call, t *me.MediaType) (map[string]any, error) {
 			m["firCount"], m["pliCount"], m["nackCount"] = int64(o.FIRCount), int64(o.PLICount), int64(o.NACKCount)
 			m["packetsLost"], m["fractionLost"] = r.PacketsLost, r.FractionLost
 			m["packetsSent"], m["bytesSent"], m["targetBitrate"] = int64(o.PacketsSent), int64(o.BytesSent), 0.0
+			if st.track != nil { // counted by the track: the interceptor does not see outgoing RTP
+				m["packetsSent"], m["bytesSent"] = int64(st.track.packets.Load()), int64(st.track.bytes.Load())
+			}
 			m["roundTripTime"] = r.RoundTripTime.Seconds()
 			out[id] = m
 		}
