@@ -3,6 +3,7 @@ package webrtcendpoint
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,6 +113,7 @@ func (t *forwardTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParame
 		for _, c := range codecs {
 			if strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) && strings.Contains(c.SDPFmtpLine, apt) {
 				b.rtxSSRC, b.rtxPT = rtx, uint8(c.PayloadType)
+				b.rtxSeq.Store(rand.Uint32N(1 << 16)) // a random first sequence number (RFC 3550 §5.1)
 				break
 			}
 		}
