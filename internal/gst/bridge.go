@@ -75,16 +75,16 @@ static miksilo_notifier *miksilo_notifier_new(int efd) {
 
 // miksilo_queue_sample queues a sample (lock held) and wakes Go when the
 // queue was empty. Beyond the appsink's max-buffers it drops the oldest
-// (drop=true) or holds the streaming thread until Go takes one, as
-// appsink itself does.
-static void miksilo_queue_sample(miksilo_notifier *n, GstSample *smp) {
-	while (n->max > 0 && !n->drop && n->q.length >= n->max && !n->closed)
+// (drop=true) or, on the streaming thread (may_wait), holds it until Go
+// takes one, as appsink itself does.
+static void miksilo_queue_sample(miksilo_notifier *n, GstSample *smp, gboolean may_wait) {
+	while (may_wait && n->max > 0 && !n->drop && n->q.length >= n->max && !n->closed)
 		g_cond_wait(&n->room, &n->lock);
 	if (n->closed) {
 		gst_sample_unref(smp);
 		return;
 	}
-	if (n->max > 0 && n->q.length >= n->max) {
+	if (n->max > 0 && n->drop && n->q.length >= n->max) {
 		gst_sample_unref(g_queue_pop_head(&n->q));
 		n->dropped++;
 	}
@@ -95,10 +95,11 @@ static void miksilo_queue_sample(miksilo_notifier *n, GstSample *smp) {
 static GstFlowReturn miksilo_new_sample(GstAppSink *sink, gpointer p) {
 	miksilo_notifier *n = p;
 	g_mutex_lock(&n->lock);
-	// try_pull, not pull: the sample that triggered this call may already
-	// have been taken by miksilo_sink_start's drain.
-	GstSample *smp = gst_app_sink_try_pull_sample(sink, 0);
-	if (smp != NULL) miksilo_queue_sample(n, smp);
+	// try_pull, not pull, and all there is: the sample that triggered this
+	// call may already have been taken by miksilo_sink_start's drain, or a
+	// backlog left by it.
+	GstSample *smp;
+	while ((smp = gst_app_sink_try_pull_sample(sink, 0)) != NULL) miksilo_queue_sample(n, smp, TRUE);
 	g_mutex_unlock(&n->lock);
 	return GST_FLOW_OK;
 }
@@ -112,8 +113,10 @@ static miksilo_notifier *miksilo_sink_start(void *sink, int efd) {
 	cb.new_sample = miksilo_new_sample;
 	g_mutex_lock(&n->lock);
 	gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, n, miksilo_notifier_unref);
+	// Not waiting for room here (Go's goroutine does not run yet): the drain
+	// may exceed max-buffers by what the streaming thread adds meanwhile.
 	GstSample *smp;
-	while ((smp = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0)) != NULL) miksilo_queue_sample(n, smp);
+	while ((smp = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0)) != NULL) miksilo_queue_sample(n, smp, FALSE);
 	g_mutex_unlock(&n->lock);
 	return n;
 }

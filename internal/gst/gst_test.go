@@ -348,3 +348,51 @@ func TestAppSinkDropsOldest(t *testing.T) {
 		t.Fatalf("delivered %v, dropped %d; want [0 17 18 19], 16", seen, sink.Dropped())
 	}
 }
+
+// TestAppSinkHoldsWithoutDrop: with drop=false and max-buffers, nothing is
+// lost while the goroutine is slow: the streaming thread waits for room.
+func TestAppSinkHoldsWithoutDrop(t *testing.T) {
+	p, err := Parse("hold", "appsrc name=src format=time caps=application/x-miksilo ! appsink name=sink sync=false max-buffers=2 drop=false", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	els, err := p.Elements("src", "sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	got := make(chan byte, 100)
+	sink, err := RunAppSink(els[1], func(s Sample) {
+		<-release
+		got <- s.Data[0]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Stop()
+	src := NewAppSrc(els[0])
+	for i := byte(0); i < 20; i++ {
+		if err := src.Push([]byte{i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // let the streaming thread run into the bound
+	close(release)
+	for want := byte(0); want < 20; want++ {
+		select {
+		case b := <-got:
+			if b != want {
+				t.Fatalf("got sample %d, want %d (dropped %d)", b, want, sink.Dropped())
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("sample %d not delivered (dropped %d)", want, sink.Dropped())
+		}
+	}
+	if d := sink.Dropped(); d != 0 {
+		t.Fatalf("dropped %d with drop=false", d)
+	}
+}
