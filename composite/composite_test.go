@@ -243,8 +243,16 @@ func TestPixels(t *testing.T) {
 	if cs.MaxGap > 250*time.Millisecond || st.MaxFrameGap > time.Second {
 		t.Errorf("output stalled: %v at the composite, %v at the viewer", cs.MaxGap, st.MaxFrameGap)
 	}
-	if errs := e.sink.Events(comp, "Error"); len(errs) != 0 {
-		t.Errorf("Error events: %v", errs)
+	for _, ev := range e.sink.Events(comp, "Error") {
+		// The output watchdog may fire before the first frame on a CPU-starved
+		// machine (start-up over 3 s: seen with -race, two test packages and
+		// three busy loops on two cores); a stall once frames flow is caught by
+		// the gap checks above.
+		if d, _ := ev.Data["description"].(string); strings.Contains(d, "no output frame") && cs.MaxGap <= 250*time.Millisecond {
+			t.Logf("watchdog: %s", d)
+			continue
+		}
+		t.Errorf("Error event: %v", ev)
 	}
 }
 
