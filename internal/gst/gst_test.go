@@ -24,25 +24,9 @@ func TestMissing(t *testing.T) {
 }
 
 func TestAppSrcToAppSink(t *testing.T) {
-	p, err := Parse("roundtrip", "appsrc name=src format=time is-live=true do-timestamp=true caps=application/x-miksilo ! appsink name=sink sync=false", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	els, err := p.Elements("src", "sink")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
+	src, sinkEl := startAppPipeline(t, "roundtrip", "is-live=true do-timestamp=true", "")
 	got := make(chan Sample, 16)
-	sink, err := RunAppSink(els[1], func(s Sample) { got <- s })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Stop()
-	src := NewAppSrc(els[0])
+	runSink(t, sinkEl, func(s Sample) { got <- s })
 	want := [][]byte{[]byte("one"), bytes.Repeat([]byte{7}, 5000), []byte("three")}
 	for _, w := range want {
 		if err := src.Push(w); err != nil {
@@ -288,22 +272,11 @@ func TestAppSinkBufferList(t *testing.T) {
 // falls behind loses the oldest samples, not the newest, and Dropped
 // counts them; the streaming thread is never held.
 func TestAppSinkDropsOldest(t *testing.T) {
-	p, err := Parse("drop", "appsrc name=src format=time caps=application/x-miksilo ! appsink name=sink sync=false max-buffers=3 drop=true", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	els, err := p.Elements("src", "sink")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
+	src, sinkEl := startAppPipeline(t, "drop", "", "max-buffers=3 drop=true")
 	holding := make(chan struct{}, 1)
 	release := make(chan struct{})
 	got := make(chan byte, 100)
-	sink, err := RunAppSink(els[1], func(s Sample) {
+	sink := runSink(t, sinkEl, func(s Sample) {
 		select {
 		case holding <- struct{}{}:
 		default:
@@ -311,11 +284,6 @@ func TestAppSinkDropsOldest(t *testing.T) {
 		<-release
 		got <- s.Data[0]
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Stop()
-	src := NewAppSrc(els[0])
 	push := func(i byte) {
 		if err := src.Push([]byte{i}); err != nil {
 			t.Fatal(err)
@@ -352,29 +320,13 @@ func TestAppSinkDropsOldest(t *testing.T) {
 // TestAppSinkHoldsWithoutDrop: with drop=false and max-buffers, nothing is
 // lost while the goroutine is slow: the streaming thread waits for room.
 func TestAppSinkHoldsWithoutDrop(t *testing.T) {
-	p, err := Parse("hold", "appsrc name=src format=time caps=application/x-miksilo ! appsink name=sink sync=false max-buffers=2 drop=false", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	els, err := p.Elements("src", "sink")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
+	src, sinkEl := startAppPipeline(t, "hold", "", "max-buffers=2 drop=false")
 	release := make(chan struct{})
 	got := make(chan byte, 100)
-	sink, err := RunAppSink(els[1], func(s Sample) {
+	sink := runSink(t, sinkEl, func(s Sample) {
 		<-release
 		got <- s.Data[0]
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Stop()
-	src := NewAppSrc(els[0])
 	for i := byte(0); i < 20; i++ {
 		if err := src.Push([]byte{i}); err != nil {
 			t.Fatal(err)
@@ -395,4 +347,36 @@ func TestAppSinkHoldsWithoutDrop(t *testing.T) {
 	if d := sink.Dropped(); d != 0 {
 		t.Fatalf("dropped %d with drop=false", d)
 	}
+}
+
+// startAppPipeline starts "appsrc (srcProps) ! appsink (sinkProps)" for
+// opaque buffers and returns the source and the sink element; the pipeline
+// is closed when the test ends.
+func startAppPipeline(t *testing.T, name, srcProps, sinkProps string) (*AppSrc, *gogst.Element) {
+	t.Helper()
+	p, err := Parse(name, fmt.Sprintf("appsrc name=src format=time %s caps=application/x-miksilo ! appsink name=sink sync=false %s", srcProps, sinkProps), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	els, err := p.Elements("src", "sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return NewAppSrc(els[0]), els[1]
+}
+
+// runSink runs an AppSink on el, stopped when the test ends (before the
+// pipeline closes).
+func runSink(t *testing.T, el *gogst.Element, fn func(Sample)) *AppSink {
+	t.Helper()
+	s, err := RunAppSink(el, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
 }
