@@ -22,6 +22,34 @@ static int miksilo_push(void *src, const void *data, gsize n, gint64 pts, gint64
 	return gst_app_src_push_buffer(GST_APP_SRC(src), b);
 }
 
+// miksilo_push_list copies n packets (packet i is data[ends[i-1]:ends[i]])
+// into new buffers, stamps them all with the running time of now (as
+// do-timestamp would) and hands them to appsrc as one buffer list: one
+// queue operation and at most one wake-up of the streaming thread.
+static int miksilo_push_list(void *src, const guint8 *data, const gint32 *ends, int n) {
+	GstElement *e = GST_ELEMENT(src);
+	GstClockTime ts = GST_CLOCK_TIME_NONE;
+	GstClock *clock = gst_element_get_clock(e);
+	if (clock != NULL) {
+		GstClockTime now = gst_clock_get_time(clock), base = gst_element_get_base_time(e);
+		if (now >= base) ts = now - base;
+		gst_object_unref(clock);
+	}
+	GstBufferList *list = gst_buffer_list_new_sized(n);
+	gint32 start = 0;
+	for (int i = 0; i < n; i++) {
+		gsize len = (gsize)(ends[i] - start);
+		GstBuffer *b = gst_buffer_new_allocate(NULL, len, NULL);
+		if (b == NULL) { gst_buffer_list_unref(list); return GST_FLOW_ERROR; }
+		gst_buffer_fill(b, 0, data + start, len);
+		GST_BUFFER_PTS(b) = ts;
+		GST_BUFFER_DTS(b) = ts;
+		gst_buffer_list_add(list, b);
+		start = ends[i];
+	}
+	return gst_app_src_push_buffer_list(GST_APP_SRC(src), list);
+}
+
 static int miksilo_end_of_stream(void *src) {
 	return gst_app_src_end_of_stream(GST_APP_SRC(src));
 }
@@ -43,6 +71,7 @@ typedef struct {
 	gboolean drop;     // beyond max: drop the oldest (appsink drop=true) or wait
 	guint64 dropped;
 	gint refs;         // Go's and GStreamer's (the callbacks' destroy notify)
+	gint writers;      // eventfd writes in flight outside the lock (atomic)
 } miksilo_notifier;
 
 static void miksilo_notifier_unref(gpointer p) {
@@ -61,6 +90,22 @@ static void miksilo_notify(miksilo_notifier *n) {
 	if (write(n->efd, &one, sizeof one) < 0) {}
 }
 
+// miksilo_unlock_notify releases the lock and then, if wake, wakes Go.
+// The write comes after the unlock: on a busy CPU the woken goroutine
+// runs at once, and would otherwise find the lock still held and sleep
+// on it (measured: ~50 extra context switches a second per appsink at
+// 30 frames a second). wake must have been decided under the lock with
+// the notifier open; close waits for writes in flight, so the eventfd is
+// never written after Go closes it.
+static void miksilo_unlock_notify(miksilo_notifier *n, gboolean wake) {
+	if (wake) g_atomic_int_inc(&n->writers);
+	g_mutex_unlock(&n->lock);
+	if (wake) {
+		miksilo_notify(n);
+		g_atomic_int_dec_and_test(&n->writers);
+	}
+}
+
 // miksilo_notifier_new: a notifier for an eventfd with a reference for Go
 // and one for GStreamer.
 static miksilo_notifier *miksilo_notifier_new(int efd) {
@@ -73,15 +118,22 @@ static miksilo_notifier *miksilo_notifier_new(int efd) {
 	return n;
 }
 
-// miksilo_queue_sample queues a sample (lock held) and wakes Go when the
-// queue was empty. Beyond the appsink's max-buffers it drops the oldest
-// (drop=true) or, on the streaming thread (may_wait), holds it until Go
-// takes one, as appsink itself does.
-static void miksilo_queue_sample(miksilo_notifier *n, GstSample *smp, gboolean may_wait) {
-	while (may_wait && n->max > 0 && !n->drop && n->q.length >= n->max && !n->closed)
+// miksilo_queue_sample queues a sample (lock held) and returns whether Go
+// must be woken (the queue was empty; *wake accumulates it). Beyond the
+// appsink's max-buffers it drops the oldest (drop=true) or, on the
+// streaming thread (may_wait), holds it until Go takes one, as appsink
+// itself does (waking Go first if that is still pending).
+static void miksilo_queue_sample(miksilo_notifier *n, GstSample *smp, gboolean may_wait, gboolean *wake) {
+	while (may_wait && n->max > 0 && !n->drop && n->q.length >= n->max && !n->closed) {
+		if (*wake) {
+			miksilo_notify(n);
+			*wake = FALSE;
+		}
 		g_cond_wait(&n->room, &n->lock);
+	}
 	if (n->closed) {
 		gst_sample_unref(smp);
+		*wake = FALSE;
 		return;
 	}
 	if (n->max > 0 && n->drop && n->q.length >= n->max) {
@@ -89,18 +141,19 @@ static void miksilo_queue_sample(miksilo_notifier *n, GstSample *smp, gboolean m
 		n->dropped++;
 	}
 	g_queue_push_tail(&n->q, smp);
-	if (n->q.length == 1) miksilo_notify(n);
+	if (n->q.length == 1) *wake = TRUE;
 }
 
 static GstFlowReturn miksilo_new_sample(GstAppSink *sink, gpointer p) {
 	miksilo_notifier *n = p;
+	gboolean wake = FALSE;
 	g_mutex_lock(&n->lock);
 	// try_pull, not pull, and all there is: the sample that triggered this
 	// call may already have been taken by miksilo_sink_start's drain, or a
 	// backlog left by it.
 	GstSample *smp;
-	while ((smp = gst_app_sink_try_pull_sample(sink, 0)) != NULL) miksilo_queue_sample(n, smp, TRUE);
-	g_mutex_unlock(&n->lock);
+	while ((smp = gst_app_sink_try_pull_sample(sink, 0)) != NULL) miksilo_queue_sample(n, smp, TRUE, &wake);
+	miksilo_unlock_notify(n, wake);
 	return GST_FLOW_OK;
 }
 
@@ -111,13 +164,14 @@ static miksilo_notifier *miksilo_sink_start(void *sink, int efd) {
 	g_object_get(sink, "max-buffers", &n->max, "drop", &n->drop, NULL);
 	GstAppSinkCallbacks cb = {0};
 	cb.new_sample = miksilo_new_sample;
+	gboolean wake = FALSE;
 	g_mutex_lock(&n->lock);
 	gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, n, miksilo_notifier_unref);
 	// Not waiting for room here (Go's goroutine does not run yet): the drain
 	// may exceed max-buffers by what the streaming thread adds meanwhile.
 	GstSample *smp;
-	while ((smp = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0)) != NULL) miksilo_queue_sample(n, smp, FALSE);
-	g_mutex_unlock(&n->lock);
+	while ((smp = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0)) != NULL) miksilo_queue_sample(n, smp, FALSE, &wake);
+	miksilo_unlock_notify(n, wake);
 	return n;
 }
 
@@ -145,6 +199,9 @@ static void miksilo_notifier_close(miksilo_notifier *n) {
 	GstMiniObject *o;
 	while ((o = g_queue_pop_head(&n->q)) != NULL) gst_mini_object_unref(o);
 	g_mutex_unlock(&n->lock);
+	// A write decided before closed was set may still be under way (one
+	// system call): wait for it, then the caller may close the eventfd.
+	while (g_atomic_int_get(&n->writers) > 0) g_thread_yield();
 }
 
 // miksilo_bus_sync takes every message off the bus into the notifier's
@@ -153,12 +210,13 @@ static void miksilo_notifier_close(miksilo_notifier *n) {
 // is there and then sleep with it queued.)
 static GstBusSyncReply miksilo_bus_sync(GstBus *bus, GstMessage *m, gpointer p) {
 	miksilo_notifier *n = p;
+	gboolean wake = FALSE;
 	g_mutex_lock(&n->lock);
 	if (!n->closed) {
 		g_queue_push_tail(&n->q, gst_message_ref(m));
-		if (n->q.length == 1) miksilo_notify(n);
+		wake = n->q.length == 1;
 	}
-	g_mutex_unlock(&n->lock);
+	miksilo_unlock_notify(n, wake);
 	return GST_BUS_DROP;
 }
 
@@ -274,6 +332,41 @@ func (s *AppSrc) PushTimed(data []byte, pts, duration time.Duration) error {
 	ret := C.miksilo_push(s.ptr, unsafe.Pointer(&data[0]), C.gsize(len(data)), C.gint64(pts), C.gint64(duration))
 	runtime.KeepAlive(data)
 	runtime.KeepAlive(s.elem)
+	return pushResult(ret)
+}
+
+// PushList copies the packets data[ends[i-1]:ends[i]] (ends[-1] = 0) into
+// new buffers and queues them as one buffer list without blocking, each
+// stamped with the pipeline's running time now (what do-timestamp gives a
+// single buffer). One list per video frame instead of one push per packet
+// saves a cgo call and a lock per packet and wakes the appsrc's streaming
+// thread once per frame.
+func (s *AppSrc) PushList(data []byte, ends []int32) error {
+	if len(ends) == 0 {
+		return nil
+	}
+	if int(ends[len(ends)-1]) > len(data) {
+		return fmt.Errorf("gst: appsrc push list: end %d past %d bytes", ends[len(ends)-1], len(data))
+	}
+	var prev int32
+	for _, e := range ends {
+		if e < prev {
+			return fmt.Errorf("gst: appsrc push list: ends not increasing")
+		}
+		prev = e
+	}
+	var p *C.guint8
+	if len(data) > 0 {
+		p = (*C.guint8)(unsafe.Pointer(&data[0]))
+	}
+	ret := C.miksilo_push_list(s.ptr, p, (*C.gint32)(unsafe.Pointer(&ends[0])), C.int(len(ends)))
+	runtime.KeepAlive(data)
+	runtime.KeepAlive(ends)
+	runtime.KeepAlive(s.elem)
+	return pushResult(ret)
+}
+
+func pushResult(ret C.int) error {
 	switch gst.FlowReturn(ret) {
 	case gst.FlowOK:
 		return nil

@@ -319,6 +319,57 @@ func TestAppSinkDropsOldest(t *testing.T) {
 
 // TestAppSinkHoldsWithoutDrop: with drop=false and max-buffers, nothing is
 // lost while the goroutine is slow: the streaming thread waits for room.
+// TestAppSrcPushList: the packets of a list arrive as separate buffers, in
+// order, byte for byte, all stamped with one running time; a second list
+// comes after the first; malformed offsets are refused without a push.
+func TestAppSrcPushList(t *testing.T) {
+	src, sinkEl := startAppPipeline(t, "list", "is-live=true", "")
+	got := make(chan Sample, 16)
+	runSink(t, sinkEl, func(s Sample) { got <- s })
+	want := [][]byte{[]byte("first"), bytes.Repeat([]byte{9}, 3000), []byte("x")}
+	var data []byte
+	var ends []int32
+	for _, w := range want {
+		data = append(data, w...)
+		ends = append(ends, int32(len(data)))
+	}
+	if err := src.PushList(data, ends); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.PushList([]byte("later"), []int32{5}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]int32{{6}, {3, 2}, {-1}} {
+		if err := src.PushList([]byte("abcde"), bad); err == nil {
+			t.Errorf("PushList with ends %v: no error", bad)
+		}
+	}
+	want = append(want, []byte("later"))
+	var pts []time.Duration
+	for i, w := range want {
+		select {
+		case s := <-got:
+			if !bytes.Equal(s.Data, w) {
+				t.Fatalf("buffer %d: %q…, want %q…", i, s.Data[:min(8, len(s.Data))], w[:min(8, len(w))])
+			}
+			pts = append(pts, s.PTS)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("buffer %d never arrived", i)
+		}
+	}
+	if pts[0] < 0 || pts[1] != pts[0] || pts[2] != pts[0] {
+		t.Errorf("one list's buffers stamped %v, want one running time", pts[:3])
+	}
+	if pts[3] < pts[0] {
+		t.Errorf("the second list is stamped %v, before the first (%v)", pts[3], pts[0])
+	}
+	select {
+	case s := <-got:
+		t.Errorf("unexpected buffer %q (a refused list was pushed)", s.Data)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
 func TestAppSinkHoldsWithoutDrop(t *testing.T) {
 	src, sinkEl := startAppPipeline(t, "hold", "", "max-buffers=2 drop=false")
 	release := make(chan struct{})
