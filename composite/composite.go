@@ -7,6 +7,7 @@ package composite
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,8 +187,14 @@ type port struct {
 
 	lastPacket atomic.Int64 // since Composite start, ns; 0 = never
 	src        atomic.Pointer[gst.AppSrc]
-	buf        []byte // handler-only scratch (the Input runs one handler at a time)
-	kfAsked    atomic.Bool
+	// handler-only (the Input runs one handler at a time): the packets of
+	// the frame being received, marshalled back to back, pushed as one
+	// buffer list when the frame's last packet (marker) arrives.
+	frame     []byte
+	frameEnds []int32
+	frameTS   uint32
+	frameSrc  *gst.AppSrc
+	kfAsked   atomic.Bool
 
 	// guarded by Composite.mu
 	codec string // declared by the source; "" = unknown (VP8 assumed)
@@ -374,24 +381,50 @@ func (c *Composite) removeOutput(o *me.Output) {
 	c.outputs.Store(&next)
 }
 
-// onVideo is the port's video Input handler (the producer's goroutine):
-// marshal into the port's scratch buffer and queue it without blocking.
+// onVideo is the port's video Input handler (the producer's goroutine).
+// The packets of a frame are collected and queued together, without
+// blocking, when its last one (RTP marker) arrives: the decoder cannot
+// use a frame before that anyway, and one buffer list per frame costs one
+// cgo call and one wake-up of the input's streaming thread instead of one
+// per packet. A new timestamp also ends the frame being collected (its
+// marker packet was lost: the depayloader drops what is incomplete).
 func (p *port) onVideo(pkt *rtp.Packet) {
 	p.lastPacket.Store(int64(time.Since(p.start)))
 	src := p.src.Load()
 	if src == nil {
+		p.frame, p.frameEnds, p.frameSrc = p.frame[:0], p.frameEnds[:0], nil
 		p.wake() // the loop builds the input bin
 		return
 	}
-	n := pkt.MarshalSize()
-	if cap(p.buf) < n {
-		p.buf = make([]byte, n, 2*n)
+	if p.frameSrc != src { // a new input bin: what was collected for the old one goes
+		p.frame, p.frameEnds, p.frameSrc = p.frame[:0], p.frameEnds[:0], src
 	}
-	b := p.buf[:n]
-	if _, err := pkt.MarshalTo(b); err != nil {
+	if len(p.frameEnds) > 0 && pkt.Timestamp != p.frameTS {
+		p.pushFrame()
+	}
+	start := len(p.frame)
+	n := pkt.MarshalSize()
+	p.frame = slices.Grow(p.frame, n)[:start+n]
+	if _, err := pkt.MarshalTo(p.frame[start:]); err != nil {
+		p.frame = p.frame[:start]
 		return
 	}
-	_ = src.Push(b) // a full or stopping appsrc drops: live media
+	p.frameEnds = append(p.frameEnds, int32(start+n))
+	p.frameTS = pkt.Timestamp
+	if pkt.Marker || len(p.frameEnds) >= maxFramePackets {
+		p.pushFrame()
+	}
+}
+
+// maxFramePackets bounds what onVideo collects for one frame (a 1.2 MB
+// keyframe at the 1200-byte MTU).
+const maxFramePackets = 1024
+
+// pushFrame queues the collected packets; a full or stopping appsrc drops
+// them: live media.
+func (p *port) pushFrame() {
+	_ = p.frameSrc.PushList(p.frame, p.frameEnds)
+	p.frame, p.frameEnds = p.frame[:0], p.frameEnds[:0]
 }
 
 // requestKeyframe forces a keyframe from the encoder, at most once per
