@@ -109,16 +109,16 @@ func TestPixels(t *testing.T) {
 		topLeft(red), topRight(green), bottomLeft(blue), bottomRight(yellow))
 	t.Logf("four hosts on screen %v after the viewer connected", time.Since(start).Round(time.Millisecond))
 	// Frames leave one output frame (the compositor's window) plus the
-	// timing source's frame plus the aggregator's and the appsink's slack
-	// after their start: nothing else may add latency (a background at the
-	// output framerate would add a whole frame).
+	// aggregator's and the appsink's slack after their start: nothing else
+	// may add latency (a live background at the output framerate would add
+	// a whole frame, the old 120 fps timing source 8 ms).
 	frame := time.Second / 15
 	if !eventually(wait, func() bool { return c.Stats().Latency > 0 }) {
 		t.Fatal("pipeline latency unknown")
 	}
 	lat := c.Stats().Latency
 	t.Logf("pipeline latency %v at 15 fps", lat)
-	if want := frame + time.Second/timingFPS + aggregatorLatency + processingDeadline; lat < frame || lat > want+time.Millisecond {
+	if want := frame + aggregatorLatency + processingDeadline; lat < frame || lat > want+time.Millisecond {
 		t.Errorf("pipeline latency %v, want %v", lat, want)
 	}
 	if p := os.Getenv("MIKSILO_COMPOSITE_PNG"); p != "" {

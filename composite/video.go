@@ -13,30 +13,22 @@ import (
 
 // The video mixer: one live GStreamer pipeline per Composite.
 //
-//	videotestsrc (live, 16×16, 120 fps, alpha 0: the clock) ─┐
-//	[videotestsrc (not live, canvas-sized, background colour)]┤
-//	input bin 1: appsrc ! depay ! dec ───────────────────────┤ compositor ! caps(w,h,fps) ! encoder ! payloader ! appsink → Go
+//	videotestsrc (not live: the base layer, see mixerLaunch) ─┐
+//	input bin 1: appsrc ! depay ! dec ───────────────────────┤ compositor (force-live) ! caps(w,h,fps) ! encoder ! payloader ! appsink → Go
 //	input bin N: …                   ────────────────────────┘
 //
-// Input bins are added to and removed from the running pipeline; the live
-// timing source keeps the compositor producing frames at the framerate
-// whatever the inputs do, so output timestamps stay continuous.
+// Input bins are added to and removed from the running pipeline; the
+// compositor runs live on the clock by itself (force-live) and produces a
+// frame every 1/framerate whatever the inputs do, with none at all, so
+// output timestamps stay continuous.
 
 // aggregatorLatency is extra time the compositor waits for inputs past each
 // output frame's end (decode time of late inputs). The pipeline latency is
-// this plus the timing source's (one of its frames) plus one output frame
-// (videoaggregator's own) plus the appsink's processingDeadline: frame
-// [T, T+d) leaves at T + d + 1/timingFPS + aggregatorLatency +
-// processingDeadline (57 ms at 30 fps, 90 ms at 15 fps).
+// this plus one output frame (videoaggregator's own) plus the appsink's
+// processingDeadline: frame [T, T+d) leaves at T + d + aggregatorLatency +
+// processingDeadline (48 ms at 30 fps, 82 ms at 15 fps). The inputs' appsrcs
+// are live with no latency of their own (min-latency=0).
 const aggregatorLatency = 5 * time.Millisecond
-
-// timingFPS is the framerate of the live source that makes the compositor
-// live. A live source's latency is one of its frames and the compositor
-// waits for it on every output frame, so it runs much faster than the
-// output (the compositor takes the latest): 8 ms instead of a whole output
-// frame. It is 16×16 and its pad has alpha 0: never blended, it costs
-// ~120 tiny buffers a second.
-const timingFPS = 120
 
 // outputColour is the colorimetry of the canvas: that of the decoders'
 // output for standard-definition VP8 and H.264 (what GStreamer assumes for
@@ -59,18 +51,29 @@ func compositorBackground(rgb uint32) string {
 }
 
 // mixerLaunch is the gst-launch description of the pipeline around the
-// compositor, which newCompositor adds: the timing branch ends in
-// capsfilter "tickcaps", the optional colour layer in capsfilter "bgcaps",
-// the output branch starts at capsfilter "outcaps".
+// compositor, which newCompositor adds: the base layer ends in capsfilter
+// "basecaps", the output branch starts at capsfilter "outcaps".
 //
-// The live timing source makes the compositor live: it produces a frame
-// every 1/framerate on the clock with or without inputs. (A compositor
-// with force-live=true and only a non-live background stalled the output
-// for over 1 s in one of two test runs with GStreamer 1.22.) A background
-// colour the compositor cannot paint itself is a canvas-sized solid layer
-// from a non-live videotestsrc at the output framerate: it runs ahead of
-// the clock, blocked by the compositor, so it adds no latency; it costs a
-// fill and a copy of the canvas per output frame.
+// The compositor is live by itself (force-live): it produces a frame every
+// 1/framerate on the clock with or without inputs. Until 2026-11-21 a
+// 16×16 live videotestsrc at 120 fps with alpha 0 did that; it cost a
+// thread waking 120 times a second, the compositor woken by each of its
+// buffers (~250 context switches a second in all) and 8 ms of latency (a
+// live source's latency is one of its frames). Its reason — a force-live
+// compositor with a non-live background stalled for over 1 s in one of two
+// runs — was the base-time race that internal/gst fixes (the base time is
+// set before PLAYING); the stall watchdog stays as the safety net.
+//
+// The compositor still always has one pad, the base layer, from a non-live
+// videotestsrc at the output framerate: it runs ahead of the clock,
+// blocked by the compositor, so it adds no latency. Without it, the output
+// caps were renegotiated when the first input joined an empty compositor,
+// and that input was then drawn at a slightly wrong scale and offset for
+// good (GStreamer 1.22; the benchmark's stamp reader could not read it in
+// 5 of 6 runs). The base layer is a canvas-sized solid layer when the
+// background colour is one the compositor cannot paint itself (a fill and
+// a copy of the canvas per output frame), otherwise 16×16 with alpha 0
+// (never blended).
 //
 // The appsink syncs on the clock: the live compositor sends a frame early
 // when every input has data and at its deadline when one is late or has
@@ -79,21 +82,20 @@ func compositorBackground(rgb uint32) string {
 // synced, frames leave one frame interval apart, at a constant latency.
 func mixerLaunch(s Settings) string {
 	caps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1,%s", s.Width, s.Height, s.Framerate, outputColour)
-	tickCaps := fmt.Sprintf("video/x-raw,format=I420,width=16,height=16,framerate=%d/1,pixel-aspect-ratio=1/1,%s", timingFPS, outputColour)
-	desc := fmt.Sprintf("videotestsrc name=tick is-live=true pattern=solid-color foreground-color=0xff000000 ! capsfilter name=tickcaps caps=%s ", tickCaps)
-	if compositorBackground(s.background) == "" {
-		desc += fmt.Sprintf("videotestsrc name=bg is-live=false pattern=solid-color foreground-color=%d ! capsfilter name=bgcaps caps=%s ",
-			0xff000000|s.background, caps)
+	base := fmt.Sprintf("videotestsrc name=base is-live=false pattern=solid-color foreground-color=%d ! capsfilter name=basecaps caps=%s ", 0xff000000|s.background, caps)
+	if compositorBackground(s.background) != "" {
+		base = fmt.Sprintf("videotestsrc name=base is-live=false pattern=solid-color foreground-color=0xff000000 ! capsfilter name=basecaps caps=video/x-raw,format=I420,width=16,height=16,framerate=%d/1,pixel-aspect-ratio=1/1,%s ",
+			s.Framerate, outputColour)
 	}
-	return desc + fmt.Sprintf("capsfilter name=outcaps caps=%s ! %s ! %s ! appsink name=out sync=true async=false processing-deadline=%d max-buffers=1000 drop=true buffer-list=true",
+	return base + fmt.Sprintf("capsfilter name=outcaps caps=%s ! %s ! %s ! appsink name=out sync=true async=false processing-deadline=%d max-buffers=1000 drop=true buffer-list=true",
 		caps, VideoEncoderLaunch(s.Codec, s.Bitrate, s.Framerate), VideoPayloaderLaunch(s.Codec), processingDeadline.Nanoseconds())
 }
 
-// newCompositor creates the compositor and links it between the timing
-// (and colour) branches and the output branch of p.
+// newCompositor creates the compositor and links it between the base layer
+// and the output branch of p.
 func newCompositor(p *gst.Pipeline, s Settings) (*gogst.Element, error) {
 	mix, err := gogst.NewElementWithProperties("compositor", map[string]interface{}{
-		"name": "mix", "ignore-inactive-pads": true, "latency": uint64(aggregatorLatency.Nanoseconds()),
+		"name": "mix", "force-live": true, "ignore-inactive-pads": true, "latency": uint64(aggregatorLatency.Nanoseconds()),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("compositor: %w", err)
@@ -106,30 +108,21 @@ func newCompositor(p *gst.Pipeline, s Settings) (*gogst.Element, error) {
 	if err := p.Add(mix); err != nil {
 		return nil, err
 	}
-	link := func(branch string, alpha float64) error {
-		el, err := p.Element(branch)
-		if err != nil {
-			return err
-		}
-		pad := mix.GetRequestPad("sink_%u")
-		src := el.GetStaticPad("src")
-		if pad == nil || src == nil {
-			return fmt.Errorf("compositor: no pad for %s", branch)
-		}
-		if r := src.Link(pad); r != gogst.PadLinkOK {
-			return fmt.Errorf("compositor: link %s: %s", branch, r)
-		}
-		pad.SetProperty("zorder", uint(0))
-		pad.SetProperty("alpha", alpha)
-		return nil
-	}
-	if err := link("tickcaps", 0); err != nil {
+	el, err := p.Element("basecaps") // the base layer, under every input
+	if err != nil {
 		return nil, err
 	}
-	if compositorBackground(s.background) == "" {
-		if err := link("bgcaps", 1); err != nil {
-			return nil, err
-		}
+	pad := mix.GetRequestPad("sink_%u")
+	src := el.GetStaticPad("src")
+	if pad == nil || src == nil {
+		return nil, fmt.Errorf("compositor: no pad for the base layer")
+	}
+	if r := src.Link(pad); r != gogst.PadLinkOK {
+		return nil, fmt.Errorf("compositor: link the base layer: %s", r)
+	}
+	pad.SetProperty("zorder", uint(0))
+	if compositorBackground(s.background) != "" {
+		pad.SetProperty("alpha", float64(0)) // the compositor paints the background
 	}
 	out, err := p.Element("outcaps")
 	if err != nil {

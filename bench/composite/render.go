@@ -438,7 +438,7 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 			break
 		}
 	}
-	p("\nWhat Miksilo does on top of the baseline's work, all in the CPU figure: ICE, DTLS and SRTP for five peers, RTP depayloading and jitter handling of four inputs, RTCP (NACK, PLI, reports), the Kurento object model, a 16×16 transparent live timing source (`videotestsrc is-live=true`, 120 fps) that keeps the output going without inputs (the black background itself is `compositor`'s own fill, as in the baseline), and the clock-synced appsink that paces the output. The Composite's audio mixer starts only with the first audio packet, so it does not run here (the publishers send no audio). Raw results: bin/bench/composite.jsonl (every attempt: bin/bench/composite-attempts.jsonl).\n")
+	p("\nWhat Miksilo does on top of the baseline's work, all in the CPU figure: ICE, DTLS and SRTP for five peers, RTP depayloading and jitter handling of four inputs, RTCP (NACK, PLI, reports), the Kurento object model, a 16×16 transparent non-live base layer (`videotestsrc`, at the output framerate) that keeps the compositor's output caps fixed while inputs come and go (the compositor itself runs live with `force-live`, and the black background is its own fill, as in the baseline), and the clock-synced appsink that paces the output. The Composite's audio mixer starts only with the first audio packet, so it does not run here (the publishers send no audio). Raw results: bin/bench/composite.jsonl (every attempt: bin/bench/composite-attempts.jsonl).\n")
 	p("%s\n", endMarker)
 	return b.String(), nil
 }
