@@ -11,10 +11,16 @@ import (
 	"syscall"
 
 	"github.com/miksilo/miksilo/internal/config"
+	"github.com/miksilo/miksilo/internal/sysmon"
 	"github.com/miksilo/miksilo/server"
 )
 
 func main() {
+	// Before anything else: re-executes with GODEBUG=schedtrace set (see
+	// internal/sysmon) unless GODEBUG already sets it.
+	if err := sysmon.Reexec(); err != nil {
+		fmt.Fprintln(os.Stderr, "miksilo: cannot re-execute for the runtime's sysmon setting (running with Go's default):", err)
+	}
 	cfg, err := config.Load(os.Args[1:], os.LookupEnv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
