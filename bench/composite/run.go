@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -266,9 +267,9 @@ func runMiksilo(ctx context.Context, cfg runConfig, clips [][][]byte, log io.Wri
 	case <-rx.allSeen:
 	case <-time.After(cfg.setupTimeout):
 		rx.mu.Lock()
-		seen, keyed := rx.seen, rx.keyed
+		seen, keyed, quads := rx.seen, rx.keyed, slices.Clone(rx.regionInputs)
 		rx.mu.Unlock()
-		msg := fmt.Sprintf("the output did not show all %d inputs within %v (inputs read: %v; key frame received: %v)", n, cfg.setupTimeout, seen[:n], keyed)
+		msg := fmt.Sprintf("the output did not show all %d inputs within %v (inputs read: %v; last input read in each quadrant: %v, -1 none; key frame received: %v)", n, cfg.setupTimeout, seen[:n], quads, keyed)
 		if e, ok := rx.decErr.Load().(string); ok {
 			msg += "; decoder: " + e
 		}
