@@ -2,6 +2,8 @@ package webrtcendpoint
 
 import (
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -640,16 +642,25 @@ func (e *Endpoint) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, r *
 	e.spawn(func() { e.readReceiverRTCP(r) })
 	if !first {
 		e.spawn(func() {
+			bad := badPackets{e: e, ssrc: uint32(t.SSRC())}
 			for {
-				if _, _, err := t.ReadRTP(); err != nil {
+				_, _, err := t.ReadRTP()
+				if err == nil {
+					bad.n = 0
+				} else if !bad.skip(err) {
 					return
 				}
 			}
 		})
 		return
 	}
+	// The track fires before its first packet (SetFireOnTrackBeforeFirstRTP):
+	// its codec is known from the first packet read, which also sets the
+	// Output's codec.
 	out := e.Elem().Output(mt, "default")
-	out.SetCodec(toCodec(t.Codec()))
+	if t.Codec().MimeType != "" {
+		out.SetCodec(toCodec(t.Codec()))
+	}
 	if mt == me.Video {
 		ssrc := uint32(t.SSRC())
 		out.OnKeyframeRequest(func() {
@@ -657,19 +668,73 @@ func (e *Endpoint) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, r *
 		})
 	}
 	e.spawn(func() {
-		pt := t.PayloadType()
+		ssrc := uint32(t.SSRC())
+		bad := badPackets{e: e, ssrc: ssrc}
+		pt, known := t.PayloadType(), t.Codec().MimeType != ""
 		for {
 			p, _, err := t.ReadRTP()
 			if err != nil {
+				if bad.skip(err) {
+					continue
+				}
 				return
 			}
-			if webrtc.PayloadType(p.PayloadType) != pt {
-				pt = webrtc.PayloadType(p.PayloadType)
-				out.SetCodec(toCodec(t.Codec()))
+			bad.n = 0
+			if !known || webrtc.PayloadType(p.PayloadType) != pt {
+				pt, known = webrtc.PayloadType(p.PayloadType), true
+				c := t.Codec()
+				out.SetCodec(toCodec(c))
+				e.setStreamCodec(ssrc, c.MimeType)
 			}
 			out.WriteRTP(p)
 		}
 	})
+}
+
+// badPackets decides what a track's read loop does with a read error: the
+// end of the track (closed) stops it; a packet pion could not take (a
+// payload type that was not negotiated, a malformed packet) is skipped and
+// logged (the first, then every 100th), as long as good packets come in
+// between. Before, pion dropped a track for good when its first packet had
+// a payload type it did not know — no OnTrack, no error — and the read loop
+// stopped on any error: seen once in eight runs of the browser suite, a
+// presenter's video never reached its viewers.
+type badPackets struct {
+	e     *Endpoint
+	ssrc  uint32
+	n     int // in a row
+	total int
+}
+
+// maxBadInARow ends a read loop that gets nothing but errors.
+const maxBadInARow = 1000
+
+func (b *badPackets) skip(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	b.n++
+	b.total++
+	if b.total == 1 || b.total%100 == 0 {
+		b.e.Logger().Warn("RTP packet skipped", "ssrc", b.ssrc, "err", err, "skipped", b.total)
+	}
+	if b.n >= maxBadInARow {
+		b.e.Logger().Error("RTP stream dropped: nothing but bad packets", "ssrc", b.ssrc, "err", err, "in_a_row", b.n)
+		return false
+	}
+	return true
+}
+
+// setStreamCodec records the codec of an inbound stream for getStats once
+// its first packet told it.
+func (e *Endpoint) setStreamCodec(ssrc uint32, mime string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range e.streams {
+		if e.streams[i].inbound && e.streams[i].ssrc == ssrc {
+			e.streams[i].codec = mime
+		}
+	}
 }
 
 // sawRTCP records RTCP from the remote peer (the media state).

@@ -2,9 +2,11 @@ package webrtcendpoint
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
@@ -454,4 +456,94 @@ func TestBadInput(t *testing.T) {
 	}
 	peer.send()
 	peer.awaitRx("media back", wait, gotMedia(5, 5))
+}
+
+// rawVideo is a local VP8 track whose packets keep the payload type they
+// are written with (TrackLocalStaticRTP stamps the negotiated one).
+type rawVideo struct {
+	mu   sync.Mutex
+	ws   webrtc.TrackLocalWriter
+	ssrc webrtc.SSRC
+	pt   webrtc.PayloadType
+}
+
+func (r *rawVideo) Bind(c webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, codec := range c.CodecParameters() {
+		if strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8) {
+			r.mu.Lock()
+			r.ws, r.ssrc, r.pt = c.WriteStream(), c.SSRC(), codec.PayloadType
+			r.mu.Unlock()
+			return codec, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+func (r *rawVideo) Unbind(webrtc.TrackLocalContext) error { return nil }
+func (r *rawVideo) ID() string                            { return "video" }
+func (r *rawVideo) RID() string                           { return "" }
+func (r *rawVideo) StreamID() string                      { return "raw" }
+func (r *rawVideo) Kind() webrtc.RTPCodecType             { return webrtc.RTPCodecTypeVideo }
+
+// write sends one packet with payload type pt (0: the negotiated one).
+func (r *rawVideo) write(seq uint16, ts uint32, pt uint8, payload []byte) bool {
+	r.mu.Lock()
+	ws, ssrc, neg := r.ws, r.ssrc, r.pt
+	r.mu.Unlock()
+	if ws == nil {
+		return false
+	}
+	if pt == 0 {
+		pt = uint8(neg)
+	}
+	_, err := ws.WriteRTP(&rtp.Header{Version: 2, Marker: true, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, SSRC: uint32(ssrc)}, payload)
+	return err == nil
+}
+
+// A video stream whose first packets carry a payload type that was not
+// negotiated still reaches the sinks: pion v4.2.20 used to drop such a
+// track without a word (its one-shot check of the first packet), and the
+// endpoint's read loop stopped at the first read error.
+func TestUnknownPayloadTypeFirst(t *testing.T) {
+	e := newEnv(t)
+	p := e.pipeline()
+	ep := e.endpoint(p, nil)
+	e.connect(ep, ep)
+	peer := newPeer(t)
+	raw := &rawVideo{}
+	if _, err := peer.pc.AddTrack(raw); err != nil {
+		t.Fatal(err)
+	}
+	e.negotiate(ep, peer)
+	peer.awaitConnected()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(33 * time.Millisecond)
+		defer tick.Stop()
+		var seq uint16
+		var ts uint32
+		for i := 0; ; i++ {
+			select {
+			case <-peer.stop:
+				return
+			case <-tick.C:
+			}
+			seq++
+			ts += 3000
+			pt, payload := uint8(0), vp8Delta
+			switch {
+			case i < 3:
+				pt = 123 // not in any offer
+			case i == 3 || i%30 == 0:
+				payload = vp8Key
+			}
+			raw.write(seq, ts, pt, payload)
+		}
+	}()
+	defer func() { peer.stopSending(); <-done }()
+	peer.awaitRx("video back after packets of an unknown payload type", wait, func(rx map[string]*rxStats) bool {
+		v := rx[webrtc.MimeTypeVP8]
+		return v != nil && v.packets >= 20 && len(v.keyframes) > 0
+	})
+	e.sink.AwaitFrom(t, 0, wait, "MediaFlowInStateChanged VIDEO", isEvent(ep, "MediaFlowInStateChanged", "state", "FLOWING", "mediaType", "VIDEO"))
 }

@@ -288,6 +288,10 @@ func (g *engine) newAPI(o overrides) (*webrtc.API, error) {
 	ir.Add(receiveStats{sf})
 
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger{g.log}}
+	// OnTrack at negotiation, not after pion has peeked at the track's first
+	// packet: a first packet with a payload type pion does not know made it
+	// drop the track silently (endpoint.go, badPackets).
+	se.SetFireOnTrackBeforeFirstRTP(true)
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	tcp := g.tcpMux != nil && !o.noTCP
