@@ -43,6 +43,10 @@ type Transcoder interface {
 	// ForceKeyframe makes the encoder produce a keyframe soon (a sink asked
 	// for one). Safe to call at any time, also after Close.
 	ForceKeyframe()
+	// OnError sets the consumer of the transcoder's failures (its pipeline
+	// failed; the error says whether it was rebuilt or the transcoder
+	// stopped). Called on a goroutine of the transcoder's, never from Write.
+	OnError(fn func(err error))
 	// Close stops the transcoder and waits for its goroutines. It is never
 	// called from inside an OnPacket callback.
 	Close()
@@ -124,6 +128,13 @@ func (o *Output) acquireTranscoder(s *Store, c, a Codec) (*txLink, error) {
 	l.in.flow.timeout = s.flowTO
 	tc.OnPacket(l.out.WriteRTP)
 	tc.OnKeyframeNeeded(o.RequestKeyframe)
+	elem := o.elem
+	tc.OnError(func(err error) {
+		// On the source element, whose stream the transcoder converts (as
+		// Kurento raises its agnosticbin's errors); every sink fed by this
+		// transcoder is affected.
+		elem.EmitError("STREAM_ERROR_FAILED", CodeUnexpected, err.Error())
+	})
 	l.in.SetHandler(tc.Write)
 	o.tx = append(o.tx, l)
 	o.attach(l.in) // asks the source for a keyframe: the decoder starts on one

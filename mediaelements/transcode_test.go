@@ -2,6 +2,7 @@ package mediaelements
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -60,6 +61,7 @@ type fakeTranscoder struct {
 	mu       sync.Mutex
 	onPacket func(*rtp.Packet)
 	onKF     func()
+	onErr    func(error)
 	seq      uint16
 }
 
@@ -99,6 +101,15 @@ func (t *fakeTranscoder) run() {
 func (t *fakeTranscoder) OnPacket(fn func(*rtp.Packet)) { t.mu.Lock(); t.onPacket = fn; t.mu.Unlock() }
 func (t *fakeTranscoder) OnKeyframeNeeded(fn func())    { t.mu.Lock(); t.onKF = fn; t.mu.Unlock() }
 func (t *fakeTranscoder) ForceKeyframe()                { t.forced <- struct{}{} }
+func (t *fakeTranscoder) OnError(fn func(error))        { t.mu.Lock(); t.onErr = fn; t.mu.Unlock() }
+
+// fail plays the transcoder's pipeline failing.
+func (t *fakeTranscoder) fail(err error) {
+	t.mu.Lock()
+	fn := t.onErr
+	t.mu.Unlock()
+	fn(err)
+}
 
 // needKeyframe plays the decoder asking its source for a keyframe.
 func (t *fakeTranscoder) needKeyframe() {
@@ -427,6 +438,32 @@ func TestTranscoderRefusedFallsBackToError(t *testing.T) {
 	ev.waitFor(t, a.id, "Error", "")
 	if f.count() != 0 {
 		t.Fatal("the factory was asked for a cross-media transcoder")
+	}
+}
+
+// A transcoder's failure is an Error event on the source element, whose
+// stream it converts; the sink keeps its connection.
+func TestTranscoderFailureRaisesError(t *testing.T) {
+	f := newFakeTranscoders()
+	m := newTranscodeEnv(t, f)
+	ev := &events{m: m}
+	src, h := m.node(), m.node()
+	m.subscribe("S", src.id, "Error")
+	m.subscribe("S", h.id, "Error")
+	src.Output(Video, "default").SetCodec(tVP8)
+	h.Input(Video, "default").Accept(tH264)
+	m.connect(src, h, Video)
+	tc := <-f.created
+	tc.fail(errors.New("transcoder VP8 to H264 failed (enc: boom); restarted"))
+	d := ev.waitFor(t, src.id, "Error", "")
+	if d.Data["type"] != "STREAM_ERROR_FAILED" || !strings.Contains(d.Data["description"].(string), "enc: boom") {
+		t.Fatalf("Error event %v", d.Data)
+	}
+	if got := ev.find(h.id, "Error", ""); len(got) != 0 {
+		t.Fatalf("the sink got the source's error: %v", got)
+	}
+	if tc.closed.Load() {
+		t.Fatal("the failure closed the transcoder (restarting is its own business)")
 	}
 }
 

@@ -206,7 +206,50 @@ func (f *Factory) New(from, to me.Codec, log *slog.Logger) (me.Transcoder, error
 	}
 	name := "transcode-" + strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(from.MimeType, "video/"), "audio/")) +
 		"-" + strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(to.MimeType, "video/"), "audio/"))
-	p, err := gst.Parse(name, desc, log)
+	t := &Transcoder{
+		log: log, name: name, desc: desc, what: codecName(from) + " to " + codecName(to),
+		video:  strings.HasPrefix(strings.ToLower(from.MimeType), "video/"),
+		pt:     from.PayloadType & 0x7f,
+		failed: make(chan failure, 1),
+		stop:   make(chan struct{}), done: make(chan struct{}),
+	}
+	pp, err := t.start(1)
+	if err != nil {
+		return nil, err
+	}
+	t.cur.Store(pp)
+	go t.run()
+	log.Debug("transcoder pipeline", "description", desc)
+	return t, nil
+}
+
+func codecName(c me.Codec) string {
+	_, n, ok := strings.Cut(c.MimeType, "/")
+	if !ok {
+		return c.MimeType
+	}
+	return strings.ToUpper(n)
+}
+
+// pipe is one incarnation of a transcoder's pipeline; a restart replaces it.
+type pipe struct {
+	gen   int
+	p     *gst.Pipeline
+	src   *gst.AppSrc
+	enc   *gogst.Element
+	sink  *gst.AppSink
+	watch *gst.KeyUnitWatch
+}
+
+// failure is a fatal error of one pipeline incarnation.
+type failure struct {
+	gen int
+	msg gst.Message
+}
+
+// start builds and starts a pipeline incarnation.
+func (t *Transcoder) start(gen int) (*pipe, error) {
+	p, err := gst.Parse(fmt.Sprintf("%s-%d", t.name, gen), t.desc, t.log)
 	if err != nil {
 		return nil, err
 	}
@@ -215,21 +258,21 @@ func (f *Factory) New(from, to me.Codec, log *slog.Logger) (me.Transcoder, error
 		p.Close()
 		return nil, err
 	}
-	t := &Transcoder{
-		log: log, p: p, src: gst.NewAppSrc(els[0]), enc: els[1],
-		video: strings.HasPrefix(strings.ToLower(from.MimeType), "video/"),
-		pt:    from.PayloadType & 0x7f,
-		stop:  make(chan struct{}), done: make(chan struct{}),
-	}
+	pp := &pipe{gen: gen, p: p, src: gst.NewAppSrc(els[0]), enc: els[1]}
 	if t.video {
-		if t.watch, err = gst.WatchKeyUnitRequests(els[0], "src"); err != nil {
+		if pp.watch, err = gst.WatchKeyUnitRequests(els[0], "src"); err != nil {
 			p.Close()
 			return nil, err
 		}
 	}
 	p.OnError(func(m gst.Message) {
-		if !m.Warning {
-			t.errors.Add(1)
+		if m.Warning {
+			return
+		}
+		t.errors.Add(1)
+		select {
+		case t.failed <- failure{gen, m}:
+		default: // a restart is pending already
 		}
 	})
 	err = p.Start()
@@ -237,31 +280,55 @@ func (f *Factory) New(from, to me.Codec, log *slog.Logger) (me.Transcoder, error
 		err = p.WaitPlaying(2 * time.Second)
 	}
 	if err != nil {
-		t.closePipeline()
+		pp.close()
 		return nil, err
 	}
-	if t.sink, err = gst.RunAppSink(els[2], t.pulled); err != nil {
-		t.closePipeline()
+	if pp.sink, err = gst.RunAppSink(els[2], t.pulled); err != nil {
+		pp.close()
 		return nil, err
 	}
-	go t.run()
-	log.Debug("transcoder pipeline", "description", desc)
-	return t, nil
+	return pp, nil
 }
 
+// close stops the incarnation's pipeline (its appsink first, if running).
+func (pp *pipe) close() {
+	if pp.sink != nil {
+		pp.sink.Stop()
+	}
+	pp.p.Close()
+	if pp.watch != nil {
+		pp.watch.Close()
+	}
+}
+
+// Restarts after pipeline errors: at most maxRestarts within restartWindow;
+// the next error within the window stops the transcoder for good.
+const (
+	maxRestarts   = 3
+	restartWindow = time.Minute
+)
+
 // Transcoder is one running transcoding pipeline (mediaelements.Transcoder).
+// A fatal error of its pipeline (one the decoders' max-errors=-1 does not
+// absorb: an encoder or negotiation failure) is reported through OnError
+// and the pipeline is rebuilt; repeated failures stop it.
 type Transcoder struct {
 	log   *slog.Logger
-	p     *gst.Pipeline
-	src   *gst.AppSrc
-	enc   *gogst.Element
-	sink  *gst.AppSink
-	watch *gst.KeyUnitWatch
+	name  string
+	desc  string // the pipeline description (gst-launch syntax)
+	what  string // "VP8 to H264", for error reports
 	video bool
 	pt    byte // the source payload type in the appsrc caps
 
+	// cur is the running incarnation; nil while it is being replaced or
+	// after the transcoder gave up. Write reads it under wmu, which a
+	// swap holds, so no push reaches a pipeline that is stopping.
+	cur    atomic.Pointer[pipe]
+	failed chan failure
+
 	onPacket atomic.Pointer[func(*rtp.Packet)]
 	onKF     atomic.Pointer[func()]
+	onErr    atomic.Pointer[func(error)]
 
 	wmu sync.Mutex // serialises Write's scratch buffer
 	buf []byte
@@ -271,7 +338,8 @@ type Transcoder struct {
 	stop      chan struct{}
 	done      chan struct{}
 
-	in, out, bad, errors, keyframesAsked atomic.Uint64
+	in, out, bad, errors, keyframesAsked, restarts atomic.Uint64
+	gaveUp                                         atomic.Bool
 }
 
 // Write copies a source packet into the pipeline; it never blocks.
@@ -286,11 +354,15 @@ func (t *Transcoder) Write(p *rtp.Packet) {
 		t.buf = make([]byte, n)
 	}
 	b := t.buf[:n]
+	pp := t.cur.Load()
+	if pp == nil {
+		return // restarting, or stopped after repeated failures
+	}
 	if _, err := p.MarshalTo(b); err == nil {
 		// The payload type the pipeline's caps name, whatever the source
 		// uses now (the jitter buffer drops packets of unknown types).
 		b[1] = b[1]&0x80 | t.pt
-		if t.src.Push(b) == nil {
+		if pp.src.Push(b) == nil {
 			t.in.Add(1)
 		}
 	}
@@ -303,23 +375,33 @@ func (t *Transcoder) OnPacket(fn func(p *rtp.Packet)) { t.onPacket.Store(&fn) }
 // OnKeyframeNeeded sets how the transcoder asks its source for a keyframe.
 func (t *Transcoder) OnKeyframeNeeded(fn func()) { t.onKF.Store(&fn) }
 
+// OnError sets the consumer of pipeline failures (called on the
+// transcoder's goroutine). The error says whether the pipeline was rebuilt
+// or the transcoder stopped.
+func (t *Transcoder) OnError(fn func(error)) { t.onErr.Store(&fn) }
+
 // ForceKeyframe makes the encoder send a keyframe soon.
 func (t *Transcoder) ForceKeyframe() {
 	if t.closed.Load() || !t.video {
 		return
 	}
-	gst.ForceKeyUnit(t.enc)
+	if pp := t.cur.Load(); pp != nil {
+		gst.ForceKeyUnit(pp.enc)
+	}
 }
 
 // Stats are the transcoder's counters.
 type Stats struct {
 	PacketsIn, PacketsOut, Malformed, Errors, KeyframesAsked uint64
+	Restarts                                                 uint64 // pipelines rebuilt after an error
+	Stopped                                                  bool   // gave up after repeated errors
 }
 
 // Stats returns the counters so far.
 func (t *Transcoder) Stats() Stats {
 	return Stats{PacketsIn: t.in.Load(), PacketsOut: t.out.Load(), Malformed: t.bad.Load(),
-		Errors: t.errors.Load(), KeyframesAsked: t.keyframesAsked.Load()}
+		Errors: t.errors.Load(), KeyframesAsked: t.keyframesAsked.Load(),
+		Restarts: t.restarts.Load(), Stopped: t.gaveUp.Load()}
 }
 
 func (t *Transcoder) pulled(s gst.Sample) {
@@ -351,18 +433,28 @@ func (t *Transcoder) run() {
 	lastOut, lastIn := t.out.Load(), t.in.Load()
 	lastProgress := time.Now()
 	var lastAsk time.Time
+	var restarts []time.Time
 	for {
 		select {
 		case <-t.stop:
 			return
+		case f := <-t.failed:
+			if pp := t.cur.Load(); pp == nil || pp.gen != f.gen {
+				continue // from an incarnation already replaced
+			}
+			restarts = t.recover(f, restarts)
+			seen = 0 // a new incarnation counts its requests from 0
+			lastProgress, lastOut, lastIn = time.Now(), t.out.Load(), t.in.Load()
+			continue
 		case <-tick.C:
 		}
-		if !t.video {
+		if !t.video || t.cur.Load() == nil {
 			continue
 		}
+		watch := t.cur.Load().watch
 		now := time.Now()
 		ask := false
-		if n := t.watch.Count(); n != seen {
+		if n := watch.Count(); n != seen {
 			seen = n
 			ask = true
 		}
@@ -384,6 +476,64 @@ func (t *Transcoder) run() {
 	}
 }
 
+// recover handles a fatal error of the running pipeline: it is replaced by
+// a new one (the source is asked for a keyframe, the new decoder starts on
+// it) unless maxRestarts happened within restartWindow, in which case the
+// transcoder stops: its sinks get nothing until they are reconnected.
+// recent holds the times of the restarts so far; the updated list is
+// returned.
+func (t *Transcoder) recover(f failure, recent []time.Time) []time.Time {
+	now := time.Now()
+	kept := recent[:0]
+	for _, at := range recent {
+		if now.Sub(at) < restartWindow {
+			kept = append(kept, at)
+		}
+	}
+	recent = kept
+	t.wmu.Lock()
+	old := t.cur.Swap(nil) // Write drops packets from here on
+	t.wmu.Unlock()
+	old.close()
+	var err error
+	if len(recent) >= maxRestarts {
+		t.gaveUp.Store(true)
+		err = fmt.Errorf("transcoder %s failed (%s) for the %d. time within %v; stopped",
+			t.what, f.msg.Error(), len(recent)+1, restartWindow)
+		t.log.Error("transcoder stopped after repeated errors", "err", f.msg.Error(), "restarts", len(recent))
+	} else {
+		pp, serr := t.start(old.gen + 1)
+		if serr != nil {
+			t.gaveUp.Store(true)
+			err = fmt.Errorf("transcoder %s failed (%s) and could not be restarted: %v", t.what, f.msg.Error(), serr)
+			t.log.Error("transcoder restart failed", "err", serr)
+		} else {
+			t.wmu.Lock()
+			if !t.closed.Load() {
+				t.cur.Store(pp)
+				pp = nil
+			}
+			t.wmu.Unlock()
+			if pp != nil { // closed meanwhile
+				pp.close()
+				return recent
+			}
+			recent = append(recent, now)
+			t.restarts.Add(1)
+			err = fmt.Errorf("transcoder %s failed (%s); restarted", t.what, f.msg.Error())
+			t.log.Warn("transcoder restarted after an error", "err", f.msg.Error(), "restarts", len(recent))
+			if fn := t.onKF.Load(); fn != nil {
+				t.keyframesAsked.Add(1)
+				(*fn)()
+			}
+		}
+	}
+	if fn := t.onErr.Load(); fn != nil {
+		(*fn)(err)
+	}
+	return recent
+}
+
 // Close stops the transcoder and waits for its goroutines. Not to be called
 // from inside an OnPacket callback.
 func (t *Transcoder) Close() {
@@ -391,20 +541,14 @@ func (t *Transcoder) Close() {
 		t.closed.Store(true)
 		close(t.stop)
 		<-t.done
-		t.sink.Stop()
-		t.closePipeline()
+		t.wmu.Lock() // no Push in flight while the pipeline stops
+		pp := t.cur.Swap(nil)
+		t.wmu.Unlock()
+		if pp != nil {
+			pp.close()
+		}
 		if n := t.errors.Load(); n > 0 {
-			t.log.Warn("transcoder had pipeline errors", "errors", n)
+			t.log.Warn("transcoder had pipeline errors", "errors", n, "restarts", t.restarts.Load())
 		}
 	})
-}
-
-func (t *Transcoder) closePipeline() {
-	t.wmu.Lock() // no Push in flight while the pipeline stops
-	t.closed.Store(true)
-	t.wmu.Unlock()
-	t.p.Close()
-	if t.watch != nil {
-		t.watch.Close()
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -445,5 +446,81 @@ func TestSupportedPairsStart(t *testing.T) {
 			tr.Write(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: p[0].PayloadType, SequenceNumber: 1}, Payload: []byte{0, 0, 0, 0}})
 			tr.Close()
 		})
+	}
+}
+
+// A fatal pipeline error (here posted by the encoder) is reported through
+// OnError and the pipeline is rebuilt: the source is asked for a keyframe
+// and frames come out again. The fourth error within a minute stops the
+// transcoder; Write goes on without effect.
+func TestPipelineErrorRestarts(t *testing.T) {
+	dec := startDecoder(t, "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102",
+		"rtph264depay ! avdec_h264 ! videoconvert ! video/x-raw,format=RGB")
+	tr := newTranscoder(t, NewFactory(WithVideoBitrate(300_000)), vp8, h264)
+	tr.OnPacket(dec.write)
+	errs := make(chan error, 10)
+	tr.OnError(func(err error) { errs <- err })
+	var src atomic.Pointer[rtpSource]
+	var asked atomic.Int64
+	tr.OnKeyframeNeeded(func() {
+		asked.Add(1)
+		if s := src.Load(); s != nil {
+			gst.ForceKeyUnit(s.enc) // the source answers
+		}
+	})
+	// The source's own keyframe interval is far longer than the test: the
+	// rebuilt decoder starts only on the keyframe the transcoder asks for.
+	src.Store(startSource(t, fmt.Sprintf(testPattern, argb)+"vp8enc name=enc deadline=1 keyframe-max-dist=100000 ! rtpvp8pay pt=96 mtu=1200", tr.Write))
+	checkSolid(t, dec.frame(t), 160, 120)
+
+	fail := func() error {
+		t.Helper()
+		pp := tr.cur.Load()
+		if pp == nil {
+			t.Fatal("no running pipeline")
+		}
+		pp.enc.ErrorMessage(gogst.DomainStream, gogst.StreamErrorFailed, "injected failure", "injected failure")
+		select {
+		case err := <-errs:
+			return err
+		case <-time.After(wait):
+			t.Fatal("no OnError after a pipeline error")
+			return nil
+		}
+	}
+	for i := 1; i <= maxRestarts; i++ {
+		askedBefore := asked.Load()
+		err := fail()
+		if !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), "restarted") {
+			t.Fatalf("error %d: %v", i, err)
+		}
+		if st := tr.Stats(); st.Restarts != uint64(i) || st.Stopped {
+			t.Fatalf("after error %d: %+v", i, st)
+		}
+		if asked.Load() == askedBefore {
+			t.Fatal("the restart did not ask the source for a keyframe")
+		}
+		// Frames come out of the new pipeline.
+		for len(dec.frames) > 0 {
+			<-dec.frames
+		}
+		out := tr.Stats().PacketsOut
+		checkSolid(t, dec.frame(t), 160, 120)
+		if tr.Stats().PacketsOut == out {
+			t.Fatal("a frame without new packets")
+		}
+	}
+	err := fail()
+	if !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("error %d: %v", maxRestarts+1, err)
+	}
+	st := tr.Stats()
+	if !st.Stopped || st.Restarts != maxRestarts || st.Errors != maxRestarts+1 {
+		t.Fatalf("after giving up: %+v", st)
+	}
+	in := st.PacketsIn
+	time.Sleep(300 * time.Millisecond) // the source keeps writing
+	if got := tr.Stats().PacketsIn; got != in {
+		t.Fatalf("a stopped transcoder took %d packets", got-in)
 	}
 }
