@@ -70,6 +70,7 @@ if [[ -z ${BENCH_COMPOSITE_IN_NETNS:-} ]]; then
 		command -v "$tool" >/dev/null || { log "$tool is missing (GStreamer tools: make deps; taskset: util-linux; ip: iproute2)"; exit 1; }
 	done
 	go build -o bin/composite ./bench/composite
+	go build -o bin/wakecost ./bench/wakecost
 	mkdir -p "$OUT"
 	log "input clips (encoded once into $OUT/composite-v*-in*.ivf)"
 	bin/composite -make-clips -clip-dir "$OUT"
@@ -102,6 +103,13 @@ case " $SUBJECTS " in *" miksilo "* | *" loopback "*)
 esac
 
 trap stop_server EXIT
+
+# What a wake-up costs on this machine (the unit of Miksilo's WebRTC overhead), in the same run.
+WAKE_COST=
+if [[ -n $GST_PIN ]]; then
+	WAKE_COST=$(bin/wakecost -line -cpu "$SERVER_CPU" -cpu2 "$LOADER_CPU" 2>/dev/null) || WAKE_COST=
+	log "${WAKE_COST:-bench/wakecost failed}"
+fi
 
 # start_server : bin/miksilo on a free port, pinned; waits until the port accepts.
 start_server() {
@@ -200,5 +208,5 @@ cmd="make bench"
 [[ -z ${BENCH_COMPOSITE_WARMUP:-} ]] || cmd="BENCH_COMPOSITE_WARMUP=$BENCH_COMPOSITE_WARMUP $cmd"
 [[ -z ${BENCH_COMPOSITE_BITRATE:-} ]] || cmd="BENCH_COMPOSITE_BITRATE=$BENCH_COMPOSITE_BITRATE $cmd"
 bin/composite -render "$RESULTS" -doc "$DOC" -command "$cmd" -rev "$rev" -date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-	-pinning "$PINNING" -network "$NETNS" -missing "$MISSING" -max-other "$MAX_OTHER"
+	-pinning "$PINNING" -network "$NETNS" -missing "$MISSING" -max-other "$MAX_OTHER" -wake-cost "$WAKE_COST"
 log "wrote $DOC (raw results: $RESULTS)"

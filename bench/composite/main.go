@@ -72,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rc.network, "network", "", "render mode: the network the run used")
 	fs.StringVar(&rc.note, "note", "", "render mode: warning printed at the top of the section")
 	fs.StringVar(&rc.missing, "missing", "", "render mode: why Miksilo has no result")
+	fs.StringVar(&rc.wakeCost, "wake-cost", "", "render mode: bench/wakecost -line output of the same run")
 	fs.Float64Var(&rc.maxOther, "max-other", 15, "render mode: flag runs during which other processes used more than this % of a CPU")
 	shared := tool.Register(fs, "composite", false)
 	if err := fs.Parse(args); err != nil {

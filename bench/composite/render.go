@@ -37,6 +37,7 @@ type renderConfig struct {
 	note     string
 	missing  string
 	maxOther float64
+	wakeCost string // bench/wakecost -line, measured in the same run
 }
 
 func renderDoc(rc renderConfig) error {
@@ -253,6 +254,11 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 	}
 	p("Reproduce with `%s` (composite part alone: `scripts/bench-composite.sh` after `make build`; %d interleaved rounds, each a Miksilo and a gst-launch window of %.0f s, the order alternating).\n\n", rc.command, nr, ref.WindowSec)
 	p("- Machine: %d CPUs, %s; %s; git %s.\n", runtime.NumCPU(), mddoc.CPUModel(), date, rc.rev)
+	if rc.wakeCost != "" {
+		// What each wake-up costs here bounds what event-driven WebRTC
+		// termination costs, the part of Miksilo's CPU the baseline has not.
+		p("- Wake-ups: %s.\n", strings.TrimSuffix(strings.TrimSpace(rc.wakeCost), "."))
+	}
 	p("- CPU: %s.\n", orDefault(rc.pinning, "not recorded"))
 	p("- Network: %s; every peer uses IPv4 loopback host candidates only.\n", orDefault(rc.network, "loopback"))
 	clipFrames := 150
