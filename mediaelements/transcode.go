@@ -56,6 +56,11 @@ type Transcoder interface {
 // pair of codecs it cannot convert.
 var ErrUnsupportedTranscoding = errors.New("transcoding between these codecs is not supported")
 
+// ErrTranscoderStopped is wrapped by the error a Transcoder reports through
+// OnError when it has given up (it converts nothing from then on). Such a
+// transcoder is not shared with sinks that connect later.
+var ErrTranscoderStopped = errors.New("transcoder stopped")
+
 // txLink is one running transcoder of a source Output.
 type txLink struct {
 	src      *Output // the real source
@@ -64,6 +69,7 @@ type txLink struct {
 	in       *Input  // hidden: attached to src, feeds tc
 	out      *Output // hidden: tc writes here, sinks read from it
 	refs     int     // sinks fed by it; guarded by src.txMu
+	stopped  bool    // gave up after failures: not shared any more; guarded by src.txMu
 }
 
 // transcoderFor returns a transcoder from the source's codec c to the first
@@ -107,7 +113,7 @@ func (o *Output) acquireTranscoder(s *Store, c, a Codec) (*txLink, error) {
 	o.txMu.Lock()
 	defer o.txMu.Unlock()
 	for _, l := range o.tx {
-		if l.from.Same(c) && l.to.Same(a) {
+		if l.from.Same(c) && l.to.Same(a) && !l.stopped {
 			l.refs++
 			return l, nil
 		}
@@ -130,6 +136,11 @@ func (o *Output) acquireTranscoder(s *Store, c, a Codec) (*txLink, error) {
 	tc.OnKeyframeNeeded(o.RequestKeyframe)
 	elem := o.elem
 	tc.OnError(func(err error) {
+		if errors.Is(err, ErrTranscoderStopped) {
+			o.txMu.Lock()
+			l.stopped = true
+			o.txMu.Unlock()
+		}
 		// On the source element, whose stream the transcoder converts (as
 		// Kurento raises its agnosticbin's errors); every sink fed by this
 		// transcoder is affected.

@@ -3,6 +3,7 @@ package mediaelements
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -464,6 +465,27 @@ func TestTranscoderFailureRaisesError(t *testing.T) {
 	}
 	if tc.closed.Load() {
 		t.Fatal("the failure closed the transcoder (restarting is its own business)")
+	}
+	// A restarted transcoder is still shared with a sink that connects now.
+	h2 := m.node()
+	h2.Input(Video, "default").Accept(tH264)
+	m.connect(src, h2, Video)
+	if f.count() != 1 {
+		t.Fatalf("%d transcoders after a restart, want the one shared", f.count())
+	}
+	// One that gave up is not: the next sink gets a fresh transcoder.
+	tc.fail(fmt.Errorf("transcoder VP8 to H264 failed (enc: boom) for the 4. time within 1m0s; %w", ErrTranscoderStopped))
+	ev.waitFor(t, src.id, "Error", "")
+	h3 := m.node()
+	h3.Input(Video, "default").Accept(tH264)
+	m.connect(src, h3, Video)
+	var fresh *fakeTranscoder
+	select {
+	case fresh = <-f.created:
+	case <-time.After(wait):
+	}
+	if fresh == nil || fresh == tc || f.count() != 2 {
+		t.Fatalf("%d transcoders after one stopped, want a second", f.count())
 	}
 }
 

@@ -498,14 +498,14 @@ func (t *Transcoder) recover(f failure, recent []time.Time) []time.Time {
 	var err error
 	if len(recent) >= maxRestarts {
 		t.gaveUp.Store(true)
-		err = fmt.Errorf("transcoder %s failed (%s) for the %d. time within %v; stopped",
-			t.what, f.msg.Error(), len(recent)+1, restartWindow)
+		err = fmt.Errorf("transcoder %s failed (%s) for the %d. time within %v; %w",
+			t.what, f.msg.Error(), len(recent)+1, restartWindow, me.ErrTranscoderStopped)
 		t.log.Error("transcoder stopped after repeated errors", "err", f.msg.Error(), "restarts", len(recent))
 	} else {
 		pp, serr := t.start(old.gen + 1)
 		if serr != nil {
 			t.gaveUp.Store(true)
-			err = fmt.Errorf("transcoder %s failed (%s) and could not be restarted: %v", t.what, f.msg.Error(), serr)
+			err = fmt.Errorf("transcoder %s failed (%s) and could not be restarted (%v); %w", t.what, f.msg.Error(), serr, me.ErrTranscoderStopped)
 			t.log.Error("transcoder restart failed", "err", serr)
 		} else {
 			t.wmu.Lock()

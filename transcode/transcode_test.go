@@ -511,7 +511,7 @@ func TestPipelineErrorRestarts(t *testing.T) {
 		}
 	}
 	err := fail()
-	if !strings.Contains(err.Error(), "stopped") {
+	if !errors.Is(err, me.ErrTranscoderStopped) || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("error %d: %v", maxRestarts+1, err)
 	}
 	st := tr.Stats()
