@@ -154,7 +154,7 @@ measure() {
 		miksilo | loopback)
 			if start_server; then
 				line=$("${LOADER_PIN[@]}" bin/composite -mode "$subject" -round "$round" -addr "127.0.0.1:$PORT" -server-pid "$SERVER_PID" \
-					-clip-dir "$OUT" -bitrate "$BITRATE" -warmup "$WARMUP" -duration "$dur" 2>>"$OUT/composite-loader.log") || true
+					-clip-dir "$OUT" -fail-frame "$OUT/composite-fail-$subject-r$round-$try.png" -bitrate "$BITRATE" -warmup "$WARMUP" -duration "$dur" 2>>"$OUT/composite-loader.log") || true
 				stop_server
 			else
 				line="{\"subject\":\"$subject\",\"round\":$round,\"fail\":\"error: the server did not start (see $OUT/composite-miksilo.log)\"}"

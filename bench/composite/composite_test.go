@@ -14,6 +14,7 @@ import (
 
 	"github.com/miksilo/miksilo/internal/gst"
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4/pkg/media"
 	"go.uber.org/goleak"
 )
 
@@ -349,5 +350,39 @@ func TestMedian(t *testing.T) {
 	}
 	if got := median([]float64{nan}); !math.IsNaN(got) {
 		t.Errorf("median of nothing = %v, want NaN", got)
+	}
+}
+
+// TestViewerLoss: a frame that does not follow on from the previous one (a sequence gap the
+// NACKs did not repair, or packets the sample builder dropped) counts as lost and stops the
+// decoding until the next key frame, as a browser does, instead of decoding over broken
+// references (which leaves regions that never change stale for good).
+func TestViewerLoss(t *testing.T) {
+	v := &viewerRx{keyed: true, open: true}
+	sample := func(first, n uint16, dropped uint16) *media.Sample {
+		s := &media.Sample{PrevDroppedPackets: dropped}
+		for i := uint16(0); i < n; i++ {
+			s.RTPHeaders = append(s.RTPHeaders, &rtp.Header{SequenceNumber: first + i})
+		}
+		return s
+	}
+	v.checkLoss(sample(65533, 3, 0)) // 65533–65535
+	v.checkLoss(sample(0, 2, 0))     // wraps: follows on
+	if v.lostPackets != 0 || !v.keyed {
+		t.Fatalf("consecutive frames: lost %d, keyed %v", v.lostPackets, v.keyed)
+	}
+	v.checkLoss(sample(4, 2, 0)) // 2 and 3 missing
+	if v.lostPackets != 2 || v.wLost != 2 || v.keyed || v.resyncs != 1 {
+		t.Fatalf("after a gap: lost %d (window %d), keyed %v, resyncs %d", v.lostPackets, v.wLost, v.keyed, v.resyncs)
+	}
+	v.keyed = true // a key frame came
+	v.checkLoss(sample(6, 1, 3))
+	if v.lostPackets != 5 || v.keyed || v.resyncs != 2 {
+		t.Fatalf("after dropped packets: lost %d, keyed %v, resyncs %d", v.lostPackets, v.keyed, v.resyncs)
+	}
+	v.checkLoss(sample(5, 1, 0)) // late and out of order: not a gap
+	v.checkLoss(sample(7, 1, 0))
+	if v.lostPackets != 5 {
+		t.Fatalf("a late packet counted as %d lost", v.lostPackets-5)
 	}
 }

@@ -61,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.duration, "duration", 30*time.Second, "measurement window")
 	fs.DurationVar(&cfg.setupTimeout, "setup-timeout", 30*time.Second, "limit for negotiating, and then for the output to show every input")
 	fs.StringVar(&cfg.taskset, "taskset", "", "baseline: CPU list gst-launch-1.0 is pinned to (taskset -c)")
+	fs.StringVar(&cfg.failFrame, "fail-frame", "", "PNG file for the viewer's last decoded picture when the output does not show every input in time")
 	fs.IntVar(&cfg.round, "round", 0, "round number written into the result (the script interleaves Miksilo and gst-launch rounds; 0 = none)")
 	fs.BoolVar(&makeOnly, "make-clips", false, "encode the input clips into -clip-dir (when missing) and exit")
 	fs.StringVar(&rc.results, "render", "", "render mode: JSON-lines results file to turn into the docs section")

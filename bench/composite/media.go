@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 )
 
@@ -154,6 +155,19 @@ type viewerRx struct {
 	seen           [inputs]bool
 	regionInputs   []int // input read in each region (-1: none yet)
 
+	// Losses the viewer could not repair (NACK retransmissions included): a frame that does not
+	// follow on from the previous one (RTP sequence numbers) breaks the decoder's references, so
+	// the viewer stops decoding and asks for a key frame, as a browser does.
+	haveSeq     bool
+	lastSeq     uint16
+	lostPackets int64 // since the start
+	resyncs     int64 // key-frame waits after a loss, since the start
+	wLost       int64 // in the window
+
+	lastPic  []byte // last decoded picture (I420), for the set-up failure's snapshot
+	lastPicW int
+	lastPicH int
+
 	anyPacket chan struct{}
 	allSeen   chan struct{}
 	once      sync.Once
@@ -174,7 +188,7 @@ func newViewerRx(pubs []*publisher, cols, rows, clipN int) (*viewerRx, error) {
 	for i := range v.regionInputs {
 		v.regionInputs[i] = -1
 	}
-	v.sb = samplebuilder.New(512, &codecs.VP8Packet{}, 90000)
+	v.sb = samplebuilder.New(512, &codecs.VP8Packet{}, 90000, samplebuilder.WithRTPHeaders(true))
 	p, err := gst.Parse("viewer-decode", "appsrc name=src format=time block=false max-bytes=20000000 caps=video/x-vp8 ! "+
 		"vp8dec threads=1 ! video/x-raw,format=I420 ! appsink name=sink sync=false max-buffers=0", nil)
 	if err != nil {
@@ -243,6 +257,7 @@ func (v *viewerRx) packet(pkt *rtp.Packet, now time.Time) (keyed bool) {
 		if !ok {
 			at = now
 		}
+		v.checkLoss(s)
 		if !v.keyed {
 			w, h, ok := keyframeSize(s.Data)
 			if !ok {
@@ -276,6 +291,33 @@ func (v *viewerRx) packet(pkt *rtp.Packet, now time.Time) (keyed bool) {
 	return v.keyed
 }
 
+// checkLoss counts packets missing before sample s (v.mu held): a gap in the sequence numbers
+// between consecutive samples, or packets the sample builder gave up on. After a loss the decoder
+// gets nothing until the next key frame (readTrack asks for one).
+func (v *viewerRx) checkLoss(s *media.Sample) {
+	lost := int64(s.PrevDroppedPackets)
+	if hs := s.RTPHeaders; len(hs) > 0 {
+		first := hs[0].SequenceNumber
+		if gap := first - v.lastSeq - 1; v.haveSeq && gap != 0 && gap < 0x8000 {
+			lost += int64(gap)
+		}
+		if last := hs[len(hs)-1].SequenceNumber; !v.haveSeq || last-v.lastSeq < 0x8000 {
+			v.haveSeq, v.lastSeq = true, last // (never backwards)
+		}
+	}
+	if lost == 0 {
+		return
+	}
+	v.lostPackets += lost
+	if v.open {
+		v.wLost += lost
+	}
+	if v.keyed {
+		v.keyed = false
+		v.resyncs++
+	}
+}
+
 // decoded handles one decoded picture (appsink goroutine).
 func (v *viewerRx) decoded(s gst.Sample) {
 	k := int64((s.PTS + v.frameD/2) / v.frameD)
@@ -295,6 +337,7 @@ func (v *viewerRx) decoded(s gst.Sample) {
 	if w == 0 || len(s.Data) < stride*h {
 		return
 	}
+	v.lastPic, v.lastPicW, v.lastPicH = s.Data[:stride*h], stride, h // Data is Go memory, not reused
 	if m.window {
 		v.wDecoded++
 	}
@@ -349,7 +392,7 @@ func (v *viewerRx) setOpen(open bool) {
 	v.open = open
 	if open {
 		v.wFrames, v.wBytes, v.wPayload, v.wPackets, v.wMaxGap = 0, 0, 0, 0, 0
-		v.wDecoded, v.wUnreadable, v.wUnmatched = 0, 0, 0
+		v.wDecoded, v.wUnreadable, v.wUnmatched, v.wLost = 0, 0, 0, 0
 		v.wLatencies = v.wLatencies[:0]
 		v.wShown, v.wSkipped = [inputs]int64{}, [inputs]int64{}
 		v.lastAt = time.Time{}

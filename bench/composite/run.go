@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"math"
 	"os"
@@ -36,6 +38,7 @@ type runConfig struct {
 	warmup       time.Duration
 	duration     time.Duration
 	setupTimeout time.Duration
+	failFrame    string // PNG to write the viewer's last decoded picture to when the set-up fails
 	taskset      string // baseline: CPUs for gst-launch (taskset -c), "" = not pinned
 	round        int    // written into the result; 0 = not part of interleaved rounds
 }
@@ -99,6 +102,8 @@ type result struct {
 	InputsShown int64   `json:"inputs_shown,omitempty"` // … that appeared in the output
 	InputKbps   float64 `json:"input_kbps,omitempty"`   // per input, RTP payload
 	PLIs        int64   `json:"plis,omitempty"`         // key-frame requests the publishers got
+	ViewerLost  int64   `json:"viewer_lost,omitempty"`  // output packets the viewer never got (after NACKs), window
+	Resyncs     int64   `json:"resyncs,omitempty"`      // the viewer's key-frame waits after a loss, whole run
 	ClipFrames  int     `json:"clip_frames,omitempty"`
 
 	// gst-launch.
@@ -268,10 +273,20 @@ func runMiksilo(ctx context.Context, cfg runConfig, clips [][][]byte, log io.Wri
 	case <-time.After(cfg.setupTimeout):
 		rx.mu.Lock()
 		seen, keyed, quads := rx.seen, rx.keyed, slices.Clone(rx.regionInputs)
+		lost, resyncs := rx.lostPackets, rx.resyncs
+		pic, picW, picH := rx.lastPic, rx.lastPicW, rx.lastPicH
 		rx.mu.Unlock()
-		msg := fmt.Sprintf("the output did not show all %d inputs within %v (inputs read: %v; last input read in each quadrant: %v, -1 none; key frame received: %v)", n, cfg.setupTimeout, seen[:n], quads, keyed)
+		msg := fmt.Sprintf("the output did not show all %d inputs within %v (inputs read: %v; last input read in each quadrant: %v, -1 none; key frame decoding: %v; output packets lost at the viewer: %d, key-frame waits after a loss: %d)",
+			n, cfg.setupTimeout, seen[:n], quads, keyed, lost, resyncs)
 		if e, ok := rx.decErr.Load().(string); ok {
 			msg += "; decoder: " + e
+		}
+		if cfg.failFrame != "" && pic != nil {
+			if err := writeLumaPNG(cfg.failFrame, pic, picW, picH); err != nil {
+				msg += "; snapshot: " + err.Error()
+			} else {
+				msg += "; last decoded picture: " + cfg.failFrame
+			}
 		}
 		return nil, errors.New(msg)
 	case <-ctx.Done():
@@ -311,6 +326,9 @@ func runMiksilo(ctx context.Context, cfg runConfig, clips [][][]byte, log io.Wri
 		inBytes += p.bytes.Load() - bytesA[i]
 		res.PLIs += p.plis.Load()
 	}
+	rx.mu.Lock()
+	res.ViewerLost, res.Resyncs = rx.wLost, rx.resyncs
+	rx.mu.Unlock()
 	res.InputKbps = round1(float64(inBytes) * 8 / secs / 1000 / float64(n))
 
 	rx.mu.Lock()
@@ -559,3 +577,17 @@ func sleep(ctx context.Context, d time.Duration) {
 func ms(d time.Duration) float64 { return round1(float64(d) / float64(time.Millisecond)) }
 func round1(x float64) float64   { return math.Round(x*10) / 10 }
 func round3(x float64) float64   { return math.Round(x*1000) / 1000 }
+
+// writeLumaPNG writes the luma plane y (stride w, h rows) as a grey PNG.
+func writeLumaPNG(path string, y []byte, w, h int) error {
+	img := &image.Gray{Pix: y, Stride: w, Rect: image.Rect(0, 0, w, h)}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
