@@ -24,17 +24,18 @@ func Registry(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) *m
 		mediaelements.PassThroughClass(),
 		mediaelements.DispatcherClass(),
 		mediaelements.DispatcherOneToManyClass(),
-		webrtcendpoint.Class(webrtcSettings(cfg.WebRTC, log)),
+		webrtcendpoint.Class(webrtcSettings(cfg.WebRTC, log, reg)),
 		composite.Class(log, compositeMetrics),
 	)
 }
 
 // webrtcSettings maps the webrtc.* configuration onto the WebRtcEndpoint's settings.
-func webrtcSettings(c config.WebRTCConfig, log *slog.Logger) webrtcendpoint.Settings {
+func webrtcSettings(c config.WebRTCConfig, log *slog.Logger, reg prometheus.Registerer) webrtcendpoint.Settings {
 	return webrtcendpoint.Settings{
 		UDPPortMin:   uint16(c.UDPPortMin),
 		UDPPortMax:   uint16(c.UDPPortMax),
 		UDPMuxPort:   c.UDPMuxPort,
+		UDPMuxBuffer: c.UDPMuxBuffer,
 		TCPPort:      c.TCPPort,
 		DSCP:         c.QoSDSCP,
 		NAT1To1IPs:   c.NAT1To1List(),
@@ -42,5 +43,6 @@ func webrtcSettings(c config.WebRTCConfig, log *slog.Logger) webrtcendpoint.Sett
 		TURNURL:      c.TURNURL,
 		LoopbackOnly: c.LoopbackOnly,
 		Logger:       log,
+		Registerer:   reg,
 	}
 }

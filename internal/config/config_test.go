@@ -43,6 +43,7 @@ func TestDefault(t *testing.T) {
 		Limits:   LimitsConfig{MaxMessageBytes: 1048576, MaxObjectsPerSession: 10000, MaxObjects: 100000, EventQueue: 4096},
 		Auth:     AuthConfig{Token: ""},
 		Metadata: "",
+		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20},
 		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
 	}
 	if got := Default(); got != want {
@@ -85,6 +86,7 @@ func TestLoad(t *testing.T) {
 		Limits:   LimitsConfig{MaxMessageBytes: 65536, MaxObjectsPerSession: 10, MaxObjects: 20, EventQueue: 30},
 		Auth:     AuthConfig{Token: "s3cret"},
 		Metadata: "hello",
+		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20},
 		Shutdown: ShutdownConfig{Timeout: 90 * time.Second},
 	}
 	with := func(f func(*Config)) Config {
@@ -250,6 +252,8 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"webrtc.qos_dscp", `"ef" is not one of`}},
 		{name: "env: ICE-TCP port out of range", env: map[string]string{"MIKSILO_WEBRTC_TCP_PORT": "70000"},
 			want: []string{"webrtc.tcp_port", "port"}},
+		{name: "flag: UDP mux buffer too small", args: []string{"-webrtc-udp-mux-buffer", "1000"},
+			want: []string{"webrtc.udp_mux_buffer", "65536"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -498,6 +502,8 @@ func TestSettingsMatchConfig(t *testing.T) {
 			sample = "user:pass@192.0.2.2:3478"
 		case s.key == "webrtc.qos_dscp":
 			sample = "EF"
+		case s.key == "webrtc.udp_mux_buffer":
+			sample = "1048576"
 		case strings.Contains(typ, "|"): // an enum: not its default
 			sample = strings.Split(typ, "|")[1]
 		case typ == "int":

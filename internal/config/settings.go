@@ -93,6 +93,11 @@ func settings() []setting {
 			bind: intField(func(c *Config) *int { return &c.WebRTC.UDPMuxPort }, 0, port),
 		},
 		{
+			key: "webrtc.udp_mux_buffer", env: "MIKSILO_WEBRTC_UDP_MUX_BUFFER", flag: "webrtc-udp-mux-buffer", typ: "bytes",
+			doc:  "receive and send buffer of the UDP mux socket, which carries every endpoint's media: bursts (key frames, many publishers at once) beyond it are dropped by the kernel (counted in `miksilo_webrtc_udp_mux_drops_total`); the kernel caps it at net.core.rmem_max / wmem_max (the server logs a warning then); 0 = the system's default",
+			bind: intField(func(c *Config) *int { return &c.WebRTC.UDPMuxBuffer }, 4<<20, socketBuffer),
+		},
+		{
 			key: "webrtc.tcp_port", env: "MIKSILO_WEBRTC_TCP_PORT", flag: "webrtc-tcp-port",
 			doc:  "accept ICE-TCP on this one TCP port for every WebRTC endpoint (passive candidates; endpoints with `iceTcp` false gather none); 0 = off",
 			bind: intField(func(c *Config) *int { return &c.WebRTC.TCPPort }, 0, port),
@@ -341,6 +346,14 @@ func hostPort(v string) error {
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("%q: port must be a number from 0 to 65535", v)
+	}
+	return nil
+}
+
+// socketBuffer checks webrtc.udp_mux_buffer: 0 (the system's default) or 64 KiB to 1 GiB.
+func socketBuffer(v int) error {
+	if v != 0 && (v < 64<<10 || v > 1<<30) {
+		return fmt.Errorf("must be 0 (the system's default) or from 65536 to 1073741824 bytes, got %d", v)
 	}
 	return nil
 }

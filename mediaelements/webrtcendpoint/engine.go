@@ -22,6 +22,7 @@ import (
 	"github.com/pion/interceptor/pkg/stats"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // engine is the pion side shared by every WebRtcEndpoint of a server: one
@@ -41,12 +42,14 @@ type engine struct {
 	pcMu    sync.Mutex
 	handoff stats.Getter
 
-	mu     sync.Mutex
-	refs   int
-	api    *webrtc.API
-	mux    ice.UDPMux
-	tcpMux ice.TCPMux
-	certs  map[string]webrtc.Certificate // by CertificateKeyType; kept across generations
+	mu      sync.Mutex
+	refs    int
+	api     *webrtc.API
+	mux     ice.UDPMux
+	muxConn net.PacketConn // the UDP mux socket, for its drop counter
+	drops   uint64         // drops of mux sockets already closed
+	tcpMux  ice.TCPMux
+	certs   map[string]webrtc.Certificate // by CertificateKeyType; kept across generations
 }
 
 func newEngine(s Settings) *engine {
@@ -54,7 +57,27 @@ func newEngine(s Settings) *engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &engine{s: s, log: log, certs: map[string]webrtc.Certificate{}}
+	g := &engine{s: s, log: log, certs: map[string]webrtc.Certificate{}}
+	if s.Registerer != nil {
+		s.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "miksilo_webrtc_udp_mux_drops_total",
+			Help: "Datagrams the kernel dropped on the UDP mux socket (its receive buffer was full: see webrtc.udp_mux_buffer).",
+		}, func() float64 { return float64(g.muxDrops()) }))
+	}
+	return g
+}
+
+// muxDrops is the UDP mux sockets' drop count since the engine began.
+func (g *engine) muxDrops() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	d := g.drops
+	if g.muxConn != nil {
+		if n, ok := socketDrops(g.muxConn); ok {
+			d += n
+		}
+	}
+	return d
 }
 
 // overrides are an endpoint's own network properties.
@@ -128,6 +151,10 @@ func (g *engine) openShared() error {
 				g.log.Warn("cannot set DSCP on the UDP mux socket", "err", err)
 			}
 		}
+		if n := g.s.UDPMuxBuffer; n > 0 {
+			g.sizeMuxBuffers(conn, n)
+		}
+		g.muxConn = conn
 		g.mux = webrtc.NewICEUDPMux(pionLogger{g.log}.NewLogger("udpmux"), conn)
 	}
 	if g.s.TCPPort != 0 {
@@ -145,8 +172,32 @@ func (g *engine) openShared() error {
 	return nil
 }
 
+// sizeMuxBuffers asks for n bytes of receive and send buffer on the UDP mux
+// socket and says when the kernel granted less.
+func (g *engine) sizeMuxBuffers(conn net.PacketConn, n int) {
+	rcv, snd, err := setSocketBuffers(conn, n)
+	switch {
+	case err != nil:
+		g.log.Warn("cannot size the UDP mux socket's buffers (webrtc.udp_mux_buffer)", "err", err)
+	case rcv == 0 && snd == 0:
+		// Not readable back on this system.
+	case rcv < n || snd < n:
+		g.log.Warn("the kernel capped the UDP mux socket's buffers below webrtc.udp_mux_buffer: bursts may be dropped "+
+			"(miksilo_webrtc_udp_mux_drops_total); raise net.core.rmem_max and net.core.wmem_max to at least the setting",
+			"asked", n, "receive", rcv, "send", snd, "sysctl", fmt.Sprintf("sysctl -w net.core.rmem_max=%d net.core.wmem_max=%d", n, n))
+	default:
+		g.log.Info("UDP mux socket buffers", "receive", rcv, "send", snd)
+	}
+}
+
 // closeShared closes the shared sockets. Called with mu held.
 func (g *engine) closeShared() {
+	if g.muxConn != nil {
+		if n, ok := socketDrops(g.muxConn); ok {
+			g.drops += n
+		}
+		g.muxConn = nil
+	}
 	if g.mux != nil {
 		_ = g.mux.Close()
 		g.mux = nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultSTUNPort is the STUN port used when none is given.
@@ -22,6 +23,9 @@ type Settings struct {
 	UDPPortMin, UDPPortMax uint16
 	// UDPMuxPort, when not 0, serves every endpoint on this one UDP port.
 	UDPMuxPort int
+	// UDPMuxBuffer, when not 0, is the receive and send buffer (bytes) the
+	// UDP mux socket asks for (SO_RCVBUF, SO_SNDBUF).
+	UDPMuxBuffer int
 	// TCPPort, when not 0, accepts ICE-TCP for every endpoint on this one
 	// TCP port (passive host candidates); endpoints with iceTcp=false
 	// gather none.
@@ -41,6 +45,9 @@ type Settings struct {
 	LoopbackOnly bool
 	// Logger receives pion's own log lines (at Debug, errors at Warn).
 	Logger *slog.Logger
+	// Registerer, when not nil, gets the endpoints' metrics
+	// (miksilo_webrtc_udp_mux_drops_total).
+	Registerer prometheus.Registerer
 }
 
 // splitSTUN splits host[:port] into its parts (port 3478 when omitted).
