@@ -8,6 +8,7 @@ package gst
 #include <gst/video/video.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 // miksilo_push copies n bytes into a new buffer and hands it to appsrc
@@ -204,6 +205,10 @@ static void miksilo_notifier_close(miksilo_notifier *n) {
 	while (g_atomic_int_get(&n->writers) > 0) g_thread_yield();
 }
 
+// MIKSILO_STREAM_TIMER_SLACK_NS is the timer slack of streaming threads:
+// the kernel's default.
+#define MIKSILO_STREAM_TIMER_SLACK_NS 50000UL
+
 // miksilo_bus_sync takes every message off the bus into the notifier's
 // queue. (Passing it on and only waking Go would race: the bus calls the
 // sync handler before it queues the message, so Go could look before it
@@ -211,6 +216,16 @@ static void miksilo_notifier_close(miksilo_notifier *n) {
 static GstBusSyncReply miksilo_bus_sync(GstBus *bus, GstMessage *m, gpointer p) {
 	miksilo_notifier *n = p;
 	gboolean wake = FALSE;
+	if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_STREAM_STATUS) {
+		// A streaming thread starting (the message is posted from it):
+		// its clock waits pace media, so it runs with the kernel's default
+		// timer slack, not the larger one the Go thread that created it
+		// has (internal/sysmon).
+		GstStreamStatusType t;
+		GstElement *owner = NULL;
+		gst_message_parse_stream_status(m, &t, &owner);
+		if (t == GST_STREAM_STATUS_TYPE_ENTER) prctl(PR_SET_TIMERSLACK, MIKSILO_STREAM_TIMER_SLACK_NS, 0, 0, 0);
+	}
 	g_mutex_lock(&n->lock);
 	if (!n->closed) {
 		g_queue_push_tail(&n->q, gst_message_ref(m));

@@ -1,5 +1,6 @@
-// Package sysmon keeps the Go runtime's system monitor from waking several
-// times for every burst of work of a mostly idle process.
+// Package sysmon keeps the Go runtime's threads from waking a mostly idle
+// CPU more often than the work needs: the system monitor (below) and the
+// timers (timerslack.go).
 //
 // A media server on a lightly loaded CPU is idle between hundreds of short
 // bursts a second (a packet, a frame, a timer). When every P is idle the
@@ -25,7 +26,11 @@
 package sysmon
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -64,17 +69,39 @@ func Env(environ []string) ([]string, bool) {
 	return out, true
 }
 
-// Reexec re-executes the running binary with Env's GODEBUG when it changes
-// anything; it returns only when it does not (or when exec fails: the
-// server then runs with Go's default, which is only slower).
+// reexecMarker is set in the environment of a re-executed server: it never
+// re-executes twice, whatever it finds.
+const reexecMarker = "MIKSILO_REEXECUTED=1"
+
+// Reexec re-executes the running binary (same PID) when the runtime
+// settings are not in place: Env's GODEBUG and the Go threads' timer slack
+// (SlackEnv, set on the thread that executes, which every thread of the new
+// process inherits). It returns when nothing needs changing, after a
+// re-execution, or when exec fails (the server then runs with Go's and the
+// kernel's defaults, which are only slower); the error also reports a bad
+// SlackEnv value.
 func Reexec() error {
+	slack, serr := Slack(os.LookupEnv)
+	if slices.Contains(os.Environ(), reexecMarker) {
+		return serr
+	}
 	env, changed := Env(os.Environ())
-	if !changed {
-		return nil
+	runtime.LockOSThread() // the slack is read, set and inherited on this thread
+	defer runtime.UnlockOSThread()
+	withSlack := false
+	if cur, err := threadSlack(); err == nil && slack > 0 && cur != slack {
+		if err := setThreadSlack(slack); err != nil {
+			serr = errors.Join(serr, fmt.Errorf("timer slack: %w", err))
+		} else if got, err := threadSlack(); err == nil && got == slack {
+			withSlack = true
+		}
+	}
+	if !changed && !withSlack {
+		return serr
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return errors.Join(serr, err)
 	}
-	return syscall.Exec(exe, os.Args, env)
+	return errors.Join(serr, syscall.Exec(exe, os.Args, append(env, reexecMarker)))
 }

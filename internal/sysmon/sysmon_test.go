@@ -1,11 +1,13 @@
 package sysmon
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnv(t *testing.T) {
@@ -31,36 +33,98 @@ func TestEnv(t *testing.T) {
 }
 
 // TestReexec runs this test binary as a child that calls Reexec and
-// prints its GODEBUG: after the re-exec it carries the setting; a child
-// whose GODEBUG already sets schedtrace is not re-executed.
+// prints its GODEBUG and timer slack: after the re-exec it carries the
+// GODEBUG setting (unless GODEBUG already set schedtrace) and the Go
+// threads' timer slack (MIKSILO_GO_TIMER_SLACK; 0 leaves the kernel's).
 func TestReexec(t *testing.T) {
 	if os.Getenv("SYSMON_TEST_CHILD") == "1" {
-		if err := Reexec(); err != nil {
-			t.Fatal(err)
+		err := Reexec()
+		b, rerr := os.ReadFile("/proc/self/timerslack_ns") // the main thread's
+		if rerr != nil {
+			t.Fatal(rerr)
 		}
-		os.Stdout.WriteString("GODEBUG=" + os.Getenv("GODEBUG") + "\n")
+		os.Stdout.WriteString("GODEBUG=" + os.Getenv("GODEBUG") + "\nSLACK=" + strings.TrimSpace(string(b)) +
+			"\nREEXECUTED=" + os.Getenv("MIKSILO_REEXECUTED") + "\n")
+		if err != nil {
+			os.Stdout.WriteString("ERR=" + err.Error() + "\n")
+		}
 		return
 	}
-	run := func(godebug string) string {
+	if _, err := os.Stat("/proc/self/timerslack_ns"); err != nil {
+		t.Skip("no /proc/self/timerslack_ns")
+	}
+	run := func(godebug string, slack ...string) map[string]string {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestReexec$", "-test.v")
-		env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GODEBUG=") })
+		env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+			return strings.HasPrefix(kv, "GODEBUG=") || strings.HasPrefix(kv, SlackEnv+"=") || strings.HasPrefix(kv, "MIKSILO_REEXECUTED=")
+		})
 		cmd.Env = append(env, "SYSMON_TEST_CHILD=1", "GODEBUG="+godebug)
+		if len(slack) > 0 {
+			cmd.Env = append(cmd.Env, SlackEnv+"="+slack[0])
+		}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("child: %v\n%s", err, out)
 		}
+		got := map[string]string{}
 		for _, l := range strings.Split(string(out), "\n") {
-			if v, ok := strings.CutPrefix(l, "GODEBUG="); ok {
-				return v
+			if k, v, ok := strings.Cut(l, "="); ok && (k == "GODEBUG" || k == "SLACK" || k == "REEXECUTED" || k == "ERR") {
+				got[k] = v
 			}
 		}
-		t.Fatalf("child printed no GODEBUG:\n%s", out)
-		return ""
+		if _, ok := got["SLACK"]; !ok {
+			t.Fatalf("child printed no slack:\n%s", out)
+		}
+		return got
 	}
-	if got := run("gctrace=0"); got != "gctrace=0,"+Setting {
-		t.Errorf("after Reexec GODEBUG = %q, want %q", got, "gctrace=0,"+Setting)
+	parent, err := os.ReadFile("/proc/self/timerslack_ns")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := run("schedtrace=0"); got != "schedtrace=0" {
-		t.Errorf("with schedtrace set GODEBUG = %q, want it unchanged", got)
+	kernel := strings.TrimSpace(string(parent))
+	want5ms := fmt.Sprint(DefaultSlack.Nanoseconds())
+	for _, tc := range []struct {
+		name, godebug string
+		slack         []string
+		wantGODEBUG   string
+		wantSlack     string
+		reexecuted    string
+	}{
+		{"defaults", "gctrace=0", nil, "gctrace=0," + Setting, want5ms, "1"},
+		{"schedtrace set: re-executed for the slack only", "schedtrace=0", nil, "schedtrace=0", want5ms, "1"},
+		{"own slack", "gctrace=0", []string{"2ms"}, "gctrace=0," + Setting, "2000000", "1"},
+		{"slack off", "gctrace=0", []string{"0"}, "gctrace=0," + Setting, kernel, "1"},
+		{"nothing to change", "schedtrace=0", []string{"0"}, "schedtrace=0", kernel, ""},
+	} {
+		got := run(tc.godebug, tc.slack...)
+		if got["GODEBUG"] != tc.wantGODEBUG || got["SLACK"] != tc.wantSlack || got["REEXECUTED"] != tc.reexecuted || got["ERR"] != "" {
+			t.Errorf("%s: child %v; want GODEBUG %q, slack %s, re-executed %q", tc.name, got, tc.wantGODEBUG, tc.wantSlack, tc.reexecuted)
+		}
+	}
+	if got := run("gctrace=0", "soon"); got["ERR"] == "" || got["SLACK"] != want5ms {
+		t.Errorf("bad %s: child %v; want an error and the default slack", SlackEnv, got)
+	}
+}
+
+func TestSlack(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		set  bool
+		want time.Duration
+		bad  bool
+	}{
+		{"", false, DefaultSlack, false},
+		{"", true, DefaultSlack, false},
+		{"0", true, 0, false},
+		{"2ms", true, 2 * time.Millisecond, false},
+		{" 500us ", true, 500 * time.Microsecond, false},
+		{"-1ms", true, DefaultSlack, true},
+		{"2s", true, DefaultSlack, true},
+		{"soon", true, DefaultSlack, true},
+	} {
+		got, err := Slack(func(string) (string, bool) { return tc.v, tc.set })
+		if got != tc.want || (err != nil) != tc.bad {
+			t.Errorf("Slack(%q) = %v, %v; want %v, error %v", tc.v, got, err, tc.want, tc.bad)
+		}
 	}
 }

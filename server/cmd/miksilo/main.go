@@ -16,10 +16,11 @@ import (
 )
 
 func main() {
-	// Before anything else: re-executes with GODEBUG=schedtrace set (see
-	// internal/sysmon) unless GODEBUG already sets it.
+	// Before anything else: re-executes once with GODEBUG=schedtrace set
+	// (unless GODEBUG sets it) and the Go threads' timer slack
+	// (MIKSILO_GO_TIMER_SLACK, default 5ms); see internal/sysmon.
 	if err := sysmon.Reexec(); err != nil {
-		fmt.Fprintln(os.Stderr, "miksilo: cannot re-execute for the runtime's sysmon setting (running with Go's default):", err)
+		fmt.Fprintln(os.Stderr, "miksilo: runtime settings (internal/sysmon; running with the defaults where they failed):", err)
 	}
 	cfg, err := config.Load(os.Args[1:], os.LookupEnv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
