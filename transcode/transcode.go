@@ -270,10 +270,7 @@ func (t *Transcoder) start(gen int) (*pipe, error) {
 			return
 		}
 		t.errors.Add(1)
-		select {
-		case t.failed <- failure{gen, m}:
-		default: // a restart is pending already
-		}
+		t.report(failure{gen, m})
 	})
 	err = p.Start()
 	if err == nil {
@@ -288,6 +285,23 @@ func (t *Transcoder) start(gen int) (*pipe, error) {
 		return nil, err
 	}
 	return pp, nil
+}
+
+// report hands a failure to the run loop without blocking. The newest
+// wins: a stale one (an earlier incarnation's, or a second message about the
+// same failure) must not keep the current incarnation's from being seen.
+func (t *Transcoder) report(f failure) {
+	for {
+		select {
+		case t.failed <- f:
+			return
+		default:
+		}
+		select {
+		case <-t.failed:
+		default:
+		}
+	}
 }
 
 // close stops the incarnation's pipeline (its appsink first, if running).

@@ -524,3 +524,19 @@ func TestPipelineErrorRestarts(t *testing.T) {
 		t.Fatalf("a stopped transcoder took %d packets", got-in)
 	}
 }
+
+// A failure reported while a stale one waits replaces it: the run loop sees
+// the current incarnation's failure.
+func TestReportKeepsNewestFailure(t *testing.T) {
+	tr := &Transcoder{failed: make(chan failure, 1)}
+	tr.report(failure{gen: 1, msg: gst.Message{Text: "old"}})
+	tr.report(failure{gen: 2, msg: gst.Message{Text: "new"}})
+	if f := <-tr.failed; f.gen != 2 || f.msg.Text != "new" {
+		t.Fatalf("got %+v, want the newest", f)
+	}
+	select {
+	case f := <-tr.failed:
+		t.Fatalf("a second failure queued: %+v", f)
+	default:
+	}
+}
