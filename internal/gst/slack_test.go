@@ -1,9 +1,11 @@
 package gst
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,9 +44,12 @@ func TestStreamingThreadSlack(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, l := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok && (k == "MAIN" || k == "STREAM") {
+		if k, v, ok := strings.Cut(l, "="); ok && (k == "MAIN" || k == "STREAM" || k == "SKIP") {
 			got[k] = v
 		}
+	}
+	if got["SKIP"] != "" {
+		t.Skip("cannot read a thread's timer slack here: ", got["SKIP"])
 	}
 	if got["MAIN"] != "20000000" {
 		t.Fatalf("the child did not inherit the slack: %v\n%s", got, out)
@@ -65,7 +70,7 @@ func slackChild(t *testing.T) {
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	main, err := os.ReadFile("/proc/self/timerslack_ns")
+	main, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0) // this thread's: inherited like the main thread's
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,10 +84,15 @@ func slackChild(t *testing.T) {
 			}
 			// /proc/<tid> reaches a thread; timerslack_ns is per thread.
 			s, err := os.ReadFile("/proc/" + e.Name() + "/timerslack_ns")
+			if errors.Is(err, os.ErrPermission) {
+				// Another thread's slack needs CAP_SYS_NICE to read.
+				os.Stdout.WriteString("SKIP=" + err.Error() + "\n")
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			os.Stdout.WriteString("MAIN=" + strings.TrimSpace(string(main)) + "\nSTREAM=" + strings.TrimSpace(string(s)) + "\n")
+			os.Stdout.WriteString("MAIN=" + strconv.Itoa(main) + "\nSTREAM=" + strings.TrimSpace(string(s)) + "\n")
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
