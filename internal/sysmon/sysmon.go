@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 )
@@ -69,9 +68,9 @@ func Env(environ []string) ([]string, bool) {
 	return out, true
 }
 
-// reexecMarker is set in the environment of a re-executed server: it never
-// re-executes twice, whatever it finds.
-const reexecMarker = "MIKSILO_REEXECUTED=1"
+// reexecMarker is set (to 1) in the environment of a re-executed server: it
+// never re-executes twice, whatever it finds.
+const reexecMarker = "MIKSILO_REEXECUTED"
 
 // Reexec re-executes the running binary (same PID) when the runtime
 // settings are not in place: Env's GODEBUG and the Go threads' timer slack
@@ -82,7 +81,7 @@ const reexecMarker = "MIKSILO_REEXECUTED=1"
 // SlackEnv value.
 func Reexec() error {
 	slack, serr := Slack(os.LookupEnv)
-	if slices.Contains(os.Environ(), reexecMarker) {
+	if os.Getenv(reexecMarker) == "1" {
 		return serr
 	}
 	env, changed := Env(os.Environ())
@@ -103,5 +102,5 @@ func Reexec() error {
 	if err != nil {
 		return errors.Join(serr, err)
 	}
-	return errors.Join(serr, syscall.Exec(exe, os.Args, append(env, reexecMarker)))
+	return errors.Join(serr, syscall.Exec(exe, os.Args, append(env, reexecMarker+"=1")))
 }

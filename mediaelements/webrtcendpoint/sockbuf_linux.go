@@ -11,30 +11,20 @@ import (
 // for; the figures returned are halved back, comparable to size). Linux
 // caps requests at net.core.rmem_max / wmem_max.
 func setSocketBuffers(c net.PacketConn, size int) (rcv, snd int, err error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return 0, 0, syscall.ENOTSOCK
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0, 0, err
-	}
-	var serr error
-	err = rc.Control(func(fd uintptr) {
-		if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, size); serr != nil {
-			return
+	err = controlFD(c, func(fd int) error {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, size); err != nil {
+			return err
 		}
-		if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, size); serr != nil {
-			return
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, size); err != nil {
+			return err
 		}
-		if rcv, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF); serr != nil {
-			return
+		var err error
+		if rcv, err = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF); err != nil {
+			return err
 		}
-		snd, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF)
+		snd, err = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF)
+		return err
 	})
-	if err == nil {
-		err = serr
-	}
 	return rcv / 2, snd / 2, err
 }
 
@@ -49,22 +39,16 @@ const (
 // socketDrops returns how many datagrams the kernel dropped on c's socket
 // (receive buffer full, or memory accounting).
 func socketDrops(c net.PacketConn) (uint64, bool) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return 0, false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0, false
-	}
 	var info [skMeminfoVars]uint32
-	var errno syscall.Errno
-	err = rc.Control(func(fd uintptr) {
+	err := controlFD(c, func(fd int) error {
 		l := uint32(unsafe.Sizeof(info))
-		_, _, errno = syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.SOL_SOCKET, soMeminfo,
-			uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&l)), 0)
+		if _, _, errno := syscall.Syscall6(syscall.SYS_GETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, soMeminfo,
+			uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&l)), 0); errno != 0 {
+			return errno
+		}
+		return nil
 	})
-	if err != nil || errno != 0 {
+	if err != nil {
 		return 0, false
 	}
 	return uint64(info[skMeminfoDrop]), true
