@@ -32,17 +32,18 @@ func Registry(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) *m
 // webrtcSettings maps the webrtc.* configuration onto the WebRtcEndpoint's settings.
 func webrtcSettings(c config.WebRTCConfig, log *slog.Logger, reg prometheus.Registerer) webrtcendpoint.Settings {
 	return webrtcendpoint.Settings{
-		UDPPortMin:   uint16(c.UDPPortMin),
-		UDPPortMax:   uint16(c.UDPPortMax),
-		UDPMuxPort:   c.UDPMuxPort,
-		UDPMuxBuffer: c.UDPMuxBuffer,
-		TCPPort:      c.TCPPort,
-		DSCP:         c.QoSDSCP,
-		NAT1To1IPs:   c.NAT1To1List(),
-		STUNServer:   c.STUNServer,
-		TURNURL:      c.TURNURL,
-		LoopbackOnly: c.LoopbackOnly,
-		Logger:       log,
-		Registerer:   reg,
+		UDPPortMin:        uint16(c.UDPPortMin),
+		UDPPortMax:        uint16(c.UDPPortMax),
+		UDPMuxPort:        c.UDPMuxPort,
+		UDPMuxBuffer:      c.UDPMuxBuffer,
+		UDPEndpointBuffer: c.UDPEndpointBuffer,
+		TCPPort:           c.TCPPort,
+		DSCP:              c.QoSDSCP,
+		NAT1To1IPs:        c.NAT1To1List(),
+		STUNServer:        c.STUNServer,
+		TURNURL:           c.TURNURL,
+		LoopbackOnly:      c.LoopbackOnly,
+		Logger:            log,
+		Registerer:        reg,
 	}
 }

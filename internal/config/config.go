@@ -37,16 +37,17 @@ type Config struct {
 
 // WebRTCConfig holds the network settings of WebRTC endpoints.
 type WebRTCConfig struct {
-	UDPPortMin   int    `yaml:"udp_port_min"`   // 0/0: any port
-	UDPPortMax   int    `yaml:"udp_port_max"`   //
-	UDPMuxPort   int    `yaml:"udp_mux_port"`   // 0: off
-	UDPMuxBuffer int    `yaml:"udp_mux_buffer"` // bytes, receive and send; 0: the system's default
-	TCPPort      int    `yaml:"tcp_port"`       // ICE-TCP; 0: off
-	QoSDSCP      string `yaml:"qos_dscp"`       // DSCPValue name; "" or NO_DSCP: none
-	NAT1To1IPs   string `yaml:"nat1to1_ips"`    // comma-separated
-	STUNServer   string `yaml:"stun_server"`    // host[:port]
-	TURNURL      string `yaml:"turn_url"`       // user:password@host:port[?transport=…]
-	LoopbackOnly bool   `yaml:"loopback_only"`  // 127.0.0.1 candidates only (tests)
+	UDPPortMin        int    `yaml:"udp_port_min"`        // 0/0: any port
+	UDPPortMax        int    `yaml:"udp_port_max"`        //
+	UDPMuxPort        int    `yaml:"udp_mux_port"`        // 0: off
+	UDPMuxBuffer      int    `yaml:"udp_mux_buffer"`      // bytes, receive and send; 0: the system's default
+	UDPEndpointBuffer int    `yaml:"udp_endpoint_buffer"` // bytes, receive and send; 0: the system's default
+	TCPPort           int    `yaml:"tcp_port"`            // ICE-TCP; 0: off
+	QoSDSCP           string `yaml:"qos_dscp"`            // DSCPValue name; "" or NO_DSCP: none
+	NAT1To1IPs        string `yaml:"nat1to1_ips"`         // comma-separated
+	STUNServer        string `yaml:"stun_server"`         // host[:port]
+	TURNURL           string `yaml:"turn_url"`            // user:password@host:port[?transport=…]
+	LoopbackOnly      bool   `yaml:"loopback_only"`       // 127.0.0.1 candidates only (tests)
 }
 
 // NAT1To1List returns the NAT 1:1 IPs as a list.

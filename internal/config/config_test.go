@@ -43,7 +43,7 @@ func TestDefault(t *testing.T) {
 		Limits:   LimitsConfig{MaxMessageBytes: 1048576, MaxObjectsPerSession: 10000, MaxObjects: 100000, EventQueue: 4096},
 		Auth:     AuthConfig{Token: ""},
 		Metadata: "",
-		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20},
+		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20, UDPEndpointBuffer: 1 << 20},
 		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
 	}
 	if got := Default(); got != want {
@@ -86,7 +86,7 @@ func TestLoad(t *testing.T) {
 		Limits:   LimitsConfig{MaxMessageBytes: 65536, MaxObjectsPerSession: 10, MaxObjects: 20, EventQueue: 30},
 		Auth:     AuthConfig{Token: "s3cret"},
 		Metadata: "hello",
-		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20},
+		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20, UDPEndpointBuffer: 1 << 20},
 		Shutdown: ShutdownConfig{Timeout: 90 * time.Second},
 	}
 	with := func(f func(*Config)) Config {
@@ -254,6 +254,8 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"webrtc.tcp_port", "port"}},
 		{name: "flag: UDP mux buffer too small", args: []string{"-webrtc-udp-mux-buffer", "1000"},
 			want: []string{"webrtc.udp_mux_buffer", "65536"}},
+		{name: "env: endpoint socket buffer too large", env: map[string]string{"MIKSILO_WEBRTC_UDP_ENDPOINT_BUFFER": "2147483648"},
+			want: []string{"webrtc.udp_endpoint_buffer", "1073741824"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -504,6 +506,8 @@ func TestSettingsMatchConfig(t *testing.T) {
 			sample = "EF"
 		case s.key == "webrtc.udp_mux_buffer":
 			sample = "1048576"
+		case s.key == "webrtc.udp_endpoint_buffer":
+			sample = "2097152"
 		case strings.Contains(typ, "|"): // an enum: not its default
 			sample = strings.Split(typ, "|")[1]
 		case typ == "int":

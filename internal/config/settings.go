@@ -98,6 +98,11 @@ func settings() []setting {
 			bind: intField(func(c *Config) *int { return &c.WebRTC.UDPMuxBuffer }, 4<<20, socketBuffer),
 		},
 		{
+			key: "webrtc.udp_endpoint_buffer", env: "MIKSILO_WEBRTC_UDP_ENDPOINT_BUFFER", flag: "webrtc-udp-endpoint-buffer", typ: "bytes",
+			doc:  "receive and send buffer of each WebRTC endpoint's own UDP sockets (when `webrtc.udp_mux_port` is 0): a publisher's key-frame burst beyond it is dropped by the kernel while the server is busy (counted in `miksilo_webrtc_udp_endpoint_drops_total`); capped at net.core.rmem_max / wmem_max like the mux's (a warning then); 0 = the system's default",
+			bind: intField(func(c *Config) *int { return &c.WebRTC.UDPEndpointBuffer }, 1<<20, socketBuffer),
+		},
+		{
 			key: "webrtc.tcp_port", env: "MIKSILO_WEBRTC_TCP_PORT", flag: "webrtc-tcp-port",
 			doc:  "accept ICE-TCP on this one TCP port for every WebRTC endpoint (passive candidates; endpoints with `iceTcp` false gather none); 0 = off",
 			bind: intField(func(c *Config) *int { return &c.WebRTC.TCPPort }, 0, port),
@@ -350,7 +355,7 @@ func hostPort(v string) error {
 	return nil
 }
 
-// socketBuffer checks webrtc.udp_mux_buffer: 0 (the system's default) or 64 KiB to 1 GiB.
+// socketBuffer checks webrtc.udp_mux_buffer and webrtc.udp_endpoint_buffer: 0 (the system's default) or 64 KiB to 1 GiB.
 func socketBuffer(v int) error {
 	if v != 0 && (v < 64<<10 || v > 1<<30) {
 		return fmt.Errorf("must be 0 (the system's default) or from 65536 to 1073741824 bytes, got %d", v)

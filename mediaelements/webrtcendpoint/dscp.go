@@ -1,19 +1,15 @@
 package webrtcendpoint
 
 import (
-	"log/slog"
 	"net"
 	"syscall"
-
-	"github.com/pion/transport/v4"
-	"github.com/pion/transport/v4/stdnet"
 )
 
 // DSCP marking. Kurento's qosDscp sets the DSCP code point of what an
 // endpoint sends. pion has no such setting, but it opens its sockets
-// through a transport.Net: markingNet wraps the standard one and sets the
-// IP TOS byte (IPv4) or traffic class (IPv6) of every socket it creates to
-// dscp<<2. An endpoint with its own DSCP therefore needs its own
+// through a transport.Net: socketNet (socketnet.go) wraps the standard one
+// and sets the IP TOS byte (IPv4) or traffic class (IPv6) of every socket
+// it creates to dscp<<2. An endpoint with its own DSCP therefore needs its own
 // webrtc.API (engine.newAPI); endpoints with the server's value share one.
 //
 // Sockets shared by every endpoint carry the server's value (webrtc.qos_dscp)
@@ -50,76 +46,6 @@ var DSCPNames = []string{
 func DSCPCode(name string) (code int, ok bool) {
 	code, ok = dscpValues[name]
 	return code, ok
-}
-
-// markingNet is a transport.Net whose sockets carry a DSCP code point.
-type markingNet struct {
-	*stdnet.Net
-	tos int // dscp << 2
-	log *slog.Logger
-}
-
-func newMarkingNet(dscp int, log *slog.Logger) (*markingNet, error) {
-	n, err := stdnet.NewNet()
-	if err != nil {
-		return nil, err
-	}
-	return &markingNet{Net: n, tos: dscp << 2, log: log}, nil
-}
-
-func (n *markingNet) mark(c any) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return
-	}
-	if err := setTOS(sc, n.tos); err != nil {
-		n.log.Debug("cannot set DSCP on a WebRTC socket", "err", err)
-	}
-}
-
-// ListenPacket implements transport.Net.
-func (n *markingNet) ListenPacket(network, address string) (net.PacketConn, error) {
-	c, err := n.Net.ListenPacket(network, address)
-	if err == nil {
-		n.mark(c)
-	}
-	return c, err
-}
-
-// ListenUDP implements transport.Net (ICE host candidates).
-func (n *markingNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
-	c, err := n.Net.ListenUDP(network, laddr)
-	if err == nil {
-		n.mark(c)
-	}
-	return c, err
-}
-
-// DialUDP implements transport.Net (TURN over UDP).
-func (n *markingNet) DialUDP(network string, laddr, raddr *net.UDPAddr) (transport.UDPConn, error) {
-	c, err := n.Net.DialUDP(network, laddr, raddr)
-	if err == nil {
-		n.mark(c)
-	}
-	return c, err
-}
-
-// DialTCP implements transport.Net (TURN over TCP/TLS).
-func (n *markingNet) DialTCP(network string, laddr, raddr *net.TCPAddr) (transport.TCPConn, error) {
-	c, err := n.Net.DialTCP(network, laddr, raddr)
-	if err == nil {
-		n.mark(c)
-	}
-	return c, err
-}
-
-// Dial implements transport.Net.
-func (n *markingNet) Dial(network, address string) (net.Conn, error) {
-	c, err := n.Net.Dial(network, address)
-	if err == nil {
-		n.mark(c)
-	}
-	return c, err
 }
 
 // markingListener marks the connections it accepts (the ICE-TCP port).

@@ -148,10 +148,10 @@ func getTOS(t *testing.T, c syscall.Conn) int {
 	return tos
 }
 
-// The sockets pion opens through markingNet, and the connections accepted
+// The sockets pion opens through a socketNet, and the connections accepted
 // on the ICE-TCP port, carry the TOS byte.
 func TestMarkingSockets(t *testing.T) {
-	n, err := newMarkingNet(46, slog.New(slog.DiscardHandler))
+	n, err := newSocketNet(46<<2, 0, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,7 @@ type engine struct {
 	mux     ice.UDPMux
 	muxConn net.PacketConn // the UDP mux socket, for its drop counter
 	drops   uint64         // drops of mux sockets already closed
+	socks   *socketSet     // the endpoints' own UDP sockets (socketNet), for their drops
 	tcpMux  ice.TCPMux
 	certs   map[string]webrtc.Certificate // by CertificateKeyType; kept across generations
 }
@@ -57,12 +58,16 @@ func newEngine(s Settings) *engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &engine{s: s, log: log, certs: map[string]webrtc.Certificate{}}
+	g := &engine{s: s, log: log, certs: map[string]webrtc.Certificate{}, socks: newSocketSet()}
 	if s.Registerer != nil {
 		s.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "miksilo_webrtc_udp_mux_drops_total",
 			Help: "Datagrams the kernel dropped on the UDP mux socket (its receive buffer was full: see webrtc.udp_mux_buffer).",
 		}, func() float64 { return float64(g.muxDrops()) }))
+		s.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "miksilo_webrtc_udp_endpoint_drops_total",
+			Help: "Datagrams the kernel dropped on WebRTC endpoints' own UDP sockets (a receive buffer was full: see webrtc.udp_endpoint_buffer).",
+		}, func() float64 { return float64(g.socks.drops()) }))
 	}
 	return g
 }
@@ -374,13 +379,17 @@ func (g *engine) newAPI(o overrides) (*webrtc.API, error) {
 	if o.dscp != "" {
 		dscp = o.dscp
 	}
+	tos := -1
 	if code, ok := DSCPCode(dscp); ok {
-		n, err := newMarkingNet(code, g.log)
-		if err != nil {
-			return nil, err
-		}
-		se.SetNet(n)
+		tos = code << 2
 	}
+	// Every API opens its sockets through a socketNet (socketnet.go): DSCP,
+	// buffer sizes, drop counting, interfaces listed at each gathering.
+	n, err := newSocketNet(tos, g.s.UDPEndpointBuffer, g.socks, g.log)
+	if err != nil {
+		return nil, err
+	}
+	se.SetNet(n)
 	if o.interfaces != "" {
 		names := map[string]bool{}
 		for _, n := range strings.Split(o.interfaces, ",") {

@@ -26,6 +26,9 @@ type Settings struct {
 	// UDPMuxBuffer, when not 0, is the receive and send buffer (bytes) the
 	// UDP mux socket asks for (SO_RCVBUF, SO_SNDBUF).
 	UDPMuxBuffer int
+	// UDPEndpointBuffer, when not 0, is the receive and send buffer (bytes)
+	// each endpoint's own ICE UDP sockets ask for (without the mux).
+	UDPEndpointBuffer int
 	// TCPPort, when not 0, accepts ICE-TCP for every endpoint on this one
 	// TCP port (passive host candidates); endpoints with iceTcp=false
 	// gather none.
@@ -46,7 +49,7 @@ type Settings struct {
 	// Logger receives pion's own log lines (at Debug, errors at Warn).
 	Logger *slog.Logger
 	// Registerer, when not nil, gets the endpoints' metrics
-	// (miksilo_webrtc_udp_mux_drops_total).
+	// (miksilo_webrtc_udp_mux_drops_total, miksilo_webrtc_udp_endpoint_drops_total).
 	Registerer prometheus.Registerer
 }
 

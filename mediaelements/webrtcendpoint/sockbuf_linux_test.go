@@ -131,15 +131,5 @@ func sockBufs(t *testing.T, c net.PacketConn) (rcv, snd int) {
 // dropsMetric is the value of miksilo_webrtc_udp_mux_drops_total in reg.
 func dropsMetric(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "miksilo_webrtc_udp_mux_drops_total" && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatal("miksilo_webrtc_udp_mux_drops_total not registered")
-	return 0
+	return metricValue(t, reg, "miksilo_webrtc_udp_mux_drops_total")
 }
