@@ -11,6 +11,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/ipv4"
 )
 
 // TestSocketNetBuffersAndDrops: ICE's UDP sockets opened through a
@@ -58,7 +59,7 @@ func TestSocketNetBuffersAndDrops(t *testing.T) {
 	if got := socks.drops(); got != live || socks.open() != 0 {
 		t.Fatalf("after closing: %d drops (want %d), %d sockets counted", got, live, socks.open())
 	}
-	// The read path pion takes on it works.
+	// The read path pion takes on such a socket works.
 	v, err := n.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +72,11 @@ func TestSocketNetBuffersAndDrops(t *testing.T) {
 	defer w2.Close()
 	if _, err := w2.Write([]byte("x")); err != nil {
 		t.Fatal(err)
+	}
+	// And the one pion's mDNS takes (x/net's ipv4.PacketConn needs the
+	// socket underneath: "invalid connection" if the wrapper hid it).
+	if err := ipv4.NewPacketConn(v).SetMulticastTTL(1); err != nil {
+		t.Fatalf("multicast option on a wrapped socket: %v", err)
 	}
 	buf := make([]byte, 16)
 	if k, from, err := v.(ice.AddrPortReaderWriter).ReadFromAddrPort(buf); err != nil || k != 1 || from.Port() != uint16(w2.LocalAddr().(*net.UDPAddr).Port) {
