@@ -147,6 +147,7 @@ type Composite struct {
 
 	pipe    *gst.Pipeline
 	mix     *gogst.Element
+	pads    *padBatch // the inputs' placements, applied per output frame
 	enc     *gogst.Element
 	sink    *gst.AppSink
 	latency atomic.Int64                 // ns; the pipeline's latency, queried by the loop once frames flow
@@ -244,7 +245,12 @@ func (c *Composite) startPipeline() error {
 		p.Close()
 		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
 	}
-	c.pipe, c.mix = p, mix
+	pads, err := newPadBatch(mix)
+	if err != nil {
+		p.Close()
+		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
+	}
+	c.pipe, c.mix, c.pads = p, mix, pads
 	c.mu.Lock() // requestKeyframe reads enc from other goroutines
 	c.enc = els[0]
 	c.mu.Unlock()

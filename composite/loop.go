@@ -126,9 +126,9 @@ func (c *Composite) turn(owners map[string]*port) {
 			continue
 		}
 		if r, ok := placement[s.p.id]; ok {
-			s.p.bin.place(&r)
+			s.p.bin.place(c.pads, &r)
 		} else {
-			s.p.bin.place(nil)
+			s.p.bin.place(c.pads, nil)
 		}
 	}
 	c.mu.Lock()
@@ -144,6 +144,7 @@ func (c *Composite) dropBin(p *port, owners map[string]*port) {
 	}
 	p.src.Store(nil)
 	delete(owners, p.bin.prefix)
+	c.pads.forget(p.bin)
 	p.bin.remove(c.pipe, c.mix)
 	c.log.Debug("composite: input removed", "port", p.id, "bin", p.bin.prefix)
 	p.bin = nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	gogst "github.com/go-gst/go-gst/gst"
@@ -246,11 +247,12 @@ func addInput(p *gst.Pipeline, mix *gogst.Element, prefix, codec string, onKeyfr
 	return ib, nil
 }
 
-// place applies a region (or hides the input when r is nil).
-func (ib *inputBin) place(r *Region) {
+// place asks for a region (or hides the input when r is nil); pads
+// applies it with the rest of the layout before the next output frame.
+func (ib *inputBin) place(pads *padBatch, r *Region) {
 	if r == nil {
 		if ib.shown {
-			ib.pad.SetProperty("alpha", float64(0))
+			pads.set(ib, nil)
 			ib.shown = false
 		}
 		return
@@ -258,15 +260,84 @@ func (ib *inputBin) place(r *Region) {
 	if ib.shown && ib.placed == *r {
 		return
 	}
-	ib.pad.SetProperty("xpos", r.X)
-	ib.pad.SetProperty("ypos", r.Y)
-	ib.pad.SetProperty("width", r.W)
-	ib.pad.SetProperty("height", r.H)
-	ib.pad.SetProperty("zorder", uint(r.Z+1)) // the background is zorder 0
-	if !ib.shown {
+	pads.set(ib, r)
+	ib.placed, ib.shown = *r, true
+}
+
+// padBatch applies the inputs' placements on the compositor's own thread,
+// all of them at once, just before it prepares an output frame: the
+// aggregator's samples-selected signal, emitted after the frame's input
+// buffers are chosen and before any pad property is read for it.
+// Properties set one by one from the loop's goroutine could land between
+// two reads of one frame: a frame showing an input at its new position
+// with its old size, or two inputs overlapping half-way through a
+// re-layout. The signal is only emitted while a batch waits
+// (emit-signals), so a steady layout costs no call into Go per frame.
+type padBatch struct {
+	mix *gogst.Element
+
+	mu      sync.Mutex
+	pending map[*inputBin]*Region // nil region: hide
+	armed   bool                  // emit-signals is on
+	applied int                   // batches applied (tests)
+}
+
+func newPadBatch(mix *gogst.Element) (*padBatch, error) {
+	b := &padBatch{mix: mix, pending: map[*inputBin]*Region{}}
+	// No parameters: nothing of the signal's is converted into Go values.
+	if _, err := mix.Connect("samples-selected", b.apply); err != nil {
+		return nil, fmt.Errorf("compositor samples-selected: %w", err)
+	}
+	return b, nil
+}
+
+// set queues an input's placement (the newest one wins).
+func (b *padBatch) set(ib *inputBin, r *Region) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r != nil {
+		cp := *r
+		r = &cp
+	}
+	b.pending[ib] = r
+	if !b.armed {
+		b.mix.SetProperty("emit-signals", true)
+		b.armed = true
+	}
+}
+
+// forget drops what waits for an input whose pad is about to be released.
+func (b *padBatch) forget(ib *inputBin) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.pending, ib)
+}
+
+// apply runs on the compositor's thread (samples-selected).
+func (b *padBatch) apply() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ib, r := range b.pending {
+		if ib.pad == nil {
+			continue
+		}
+		if r == nil {
+			ib.pad.SetProperty("alpha", float64(0))
+			continue
+		}
+		ib.pad.SetProperty("xpos", r.X)
+		ib.pad.SetProperty("ypos", r.Y)
+		ib.pad.SetProperty("width", r.W)
+		ib.pad.SetProperty("height", r.H)
+		ib.pad.SetProperty("zorder", uint(r.Z+1)) // the background is zorder 0
 		ib.pad.SetProperty("alpha", float64(1))
 	}
-	ib.placed, ib.shown = *r, true
+	clear(b.pending)
+	if b.armed {
+		b.mix.SetProperty("emit-signals", false)
+		b.armed = false
+	}
+	b.applied++
 }
 
 // remove takes the bin out of the running pipeline: the compositor pad is
