@@ -1,7 +1,6 @@
 package webrtcendpoint
 
 import (
-	"log/slog"
 	"net"
 	"sync"
 	"syscall"
@@ -151,10 +150,7 @@ func getTOS(t *testing.T, c syscall.Conn) int {
 // The sockets pion opens through a socketNet, and the connections accepted
 // on the ICE-TCP port, carry the TOS byte.
 func TestMarkingSockets(t *testing.T) {
-	n, err := newSocketNet(46<<2, 0, nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := testSocketNet(t, 46<<2, 0, nil)
 	u, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)

@@ -46,16 +46,7 @@ func TestSocketBuffersAndDrops(t *testing.T) {
 	if d, ok := socketDrops(c); !ok || d != 0 {
 		t.Fatalf("drops %d, %v before any traffic", d, ok)
 	}
-	// Nobody reads: 1000 datagrams of 1200 bytes are far more than 64 kB.
-	w, err := net.Dial("udp4", c.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	payload := make([]byte, 1200)
-	for range 1000 {
-		_, _ = w.Write(payload)
-	}
+	flood(t, c.LocalAddr()) // nobody reads
 	if d, ok := socketDrops(c); !ok || d == 0 || d >= 1000 {
 		t.Fatalf("drops %d, %v after overflowing the buffer", d, ok)
 	}
@@ -106,6 +97,21 @@ func TestUDPMuxBuffer(t *testing.T) {
 			t.Fatalf("drops %v after reopening, want 7", got)
 		}
 		g.release()
+	}
+}
+
+// flood sends 1000 datagrams of 1200 bytes to addr, far more than a
+// socket buffer of ~100 kB holds when nobody reads.
+func flood(t *testing.T, addr net.Addr) {
+	t.Helper()
+	w, err := net.Dial("udp4", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	payload := make([]byte, 1200)
+	for range 1000 {
+		_, _ = w.Write(payload)
 	}
 }
 

@@ -108,11 +108,7 @@ func (n *socketNet) ListenPacket(network, address string) (net.PacketConn, error
 	if err != nil {
 		return nil, err
 	}
-	if u, ok := c.(*net.UDPConn); ok {
-		return n.adopt(u), nil
-	}
-	n.mark(c)
-	return c, nil
+	return n.wrap(c), nil
 }
 
 // ListenUDP implements transport.Net (ICE host candidates, mDNS).
@@ -121,11 +117,16 @@ func (n *socketNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDP
 	if err != nil {
 		return nil, err
 	}
+	return n.wrap(c).(transport.UDPConn), nil // c, or the *udpSocket over it
+}
+
+// wrap adopts a UDP socket; anything else is only marked.
+func (n *socketNet) wrap(c net.PacketConn) net.PacketConn {
 	if u, ok := c.(*net.UDPConn); ok {
-		return n.adopt(u), nil
+		return n.adopt(u)
 	}
 	n.mark(c)
-	return c, nil
+	return c
 }
 
 // DialUDP implements transport.Net (TURN over UDP).

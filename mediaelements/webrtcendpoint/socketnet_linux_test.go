@@ -20,10 +20,7 @@ import (
 func TestSocketNetBuffersAndDrops(t *testing.T) {
 	const size = 96 << 10
 	socks := newSocketSet()
-	n, err := newSocketNet(-1, size, socks, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := testSocketNet(t, -1, size, socks)
 	u, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -38,16 +35,7 @@ func TestSocketNetBuffersAndDrops(t *testing.T) {
 	if socks.open() != 1 || socks.drops() != 0 {
 		t.Fatalf("%d sockets counted, %d drops before any traffic", socks.open(), socks.drops())
 	}
-	// Nobody reads: 1000 datagrams of 1200 bytes overflow ~100 kB.
-	w, err := net.Dial("udp4", u.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	payload := make([]byte, 1200)
-	for range 1000 {
-		_, _ = w.Write(payload)
-	}
+	flood(t, u.LocalAddr()) // nobody reads
 	live := socks.drops()
 	if live == 0 || live >= 1000 {
 		t.Fatalf("drops %d on the open socket after overflowing it", live)
@@ -143,11 +131,7 @@ func TestSocketNetListsInterfacesAfresh(t *testing.T) {
 			skip <- err
 			return
 		}
-		n, err := newSocketNet(-1, 0, nil, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Error(err)
-			return
-		}
+		n := testSocketNet(t, -1, 0, nil)
 		if hasLoopbackAddr(t, n) {
 			t.Error("lo has an address before it is up")
 			return
@@ -219,4 +203,14 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatal(errors.New(name + " not registered"))
 	return 0
+}
+
+// testSocketNet is a socketNet logging nowhere.
+func testSocketNet(t *testing.T, tos, buf int, socks *socketSet) *socketNet {
+	t.Helper()
+	n, err := newSocketNet(tos, buf, socks, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
