@@ -292,11 +292,13 @@ func TestMediaFlowEvents(t *testing.T) {
 	m.connect(src, sink, Video)
 	record(sink.Input(Video, "default"))
 	src.Output(Video, "default").WriteRTP(pkt(1, 1, 1, nil))
+	var seen []ktDelivery // every event so far: the two sides' events may come in either order
 	want := func(obj, state string) {
 		t.Helper()
 		deadline := time.Now().Add(wait)
 		for time.Now().Before(deadline) {
-			for _, d := range m.sink.take() {
+			seen = append(seen, m.sink.take()...)
+			for _, d := range seen {
 				if d.Object == obj && d.Data["state"] == state && d.Data["mediaType"] == "VIDEO" && d.Data["padName"] == "default" {
 					return
 				}
@@ -306,12 +308,15 @@ func TestMediaFlowEvents(t *testing.T) {
 		t.Fatalf("no %s event from %s", state, obj)
 	}
 	want(src.id, "FLOWING")
+	want(sink.id, "FLOWING")
 	if !src.isFlowing(false, Video, "default") || !sink.isFlowing(true, Video, "default") {
 		t.Fatal("isMediaFlowingOut/In false while flowing")
 	}
-	// No packets for the flow timeout: NOT_FLOWING.
+	// No packets for the flow timeout: NOT_FLOWING on both sides (each
+	// side's own timer: their events may come in either order).
 	want(sink.id, "NOT_FLOWING")
-	if src.isFlowing(false, Video, "default") {
+	want(src.id, "NOT_FLOWING")
+	if src.isFlowing(false, Video, "default") || sink.isFlowing(true, Video, "default") {
 		t.Fatal("still flowing after the timeout")
 	}
 }
