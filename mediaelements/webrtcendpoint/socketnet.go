@@ -55,12 +55,13 @@ var (
 	_ ice.AddrPortReaderWriter = (*udpSocket)(nil) // pion's allocation-free path
 )
 
-// Interfaces implements transport.Net: the host's interfaces now.
+// Interfaces implements transport.Net: the host's interfaces now (the
+// last list, when they cannot be read again).
 func (n *socketNet) Interfaces() ([]*transport.Interface, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err := n.std.UpdateInterfaces(); err != nil {
-		return nil, err
+		n.log.Warn("cannot list network interfaces; gathering on the last list", "err", err)
 	}
 	return n.std.Interfaces()
 }
