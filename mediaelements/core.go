@@ -257,6 +257,7 @@ func Forward(in *Input, out *Output) {
 	in.SetHandler(out.WriteRTP)
 	in.OnCodec(out.SetCodec)
 	out.OnKeyframeRequest(in.RequestKeyframe)
+	out.SetClock(in.ForwardedClock)
 }
 
 // PassThrough is an element with no processing of its own.

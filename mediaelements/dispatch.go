@@ -102,6 +102,16 @@ func (r *router) add(p *HubPort) {
 				src.Input(t, "default").RequestKeyframe()
 			}
 		})
+		// The routed source's clock, under the route's SSRC (forward).
+		out.SetClock(func() (SenderClock, bool) {
+			rt := r.routeOf(p)
+			if rt.src == nil {
+				return SenderClock{}, false
+			}
+			c, ok := rt.src.Input(t, "default").ForwardedClock()
+			c.SSRC = rt.ssrc
+			return c, ok
+		})
 	}
 	p.setRoutes(func() []*Element { return r.destinationsLocked(p) })
 	g := r.graph()
@@ -232,6 +242,13 @@ func (r *router) sourceOf(dst *HubPort) *HubPort {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.from[dst].src
+}
+
+// routeOf is dst's route (zero: none).
+func (r *router) routeOf(dst *HubPort) route {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.from[dst]
 }
 
 // source is the one-to-many source, if any.

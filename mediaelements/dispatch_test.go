@@ -621,3 +621,42 @@ func TestDispatcherBackToEarlierSource(t *testing.T) {
 	}
 	checkContinuous(t, got, v.Input(Video, "default").SSRC())
 }
+
+// A source's clock passes on through a PassThrough and through a
+// Dispatcher's route (under the route's SSRC): the viewer's RTPTimeAt is
+// the source's timeline moved by the offsets the rewriting added.
+func TestClockThroughForwarders(t *testing.T) {
+	d := newDispatchEnv(t, "Dispatcher")
+	a, b := d.newPort(), d.newPort()
+	pub := d.publisher(a, 0x100)
+	t0 := time.Now()
+	pub.Output(Video, "default").SetClock(func() (SenderClock, bool) {
+		return SenderClock{SSRC: 0x100, RTP: 5000, At: t0}, true
+	})
+	if err := d.route(a, b); err != nil {
+		t.Fatal(err)
+	}
+	v, rec := d.viewer(b)
+	pass := d.passThrough()
+	d.connect(pub, pass, Video) // pub → pass → sink, besides the dispatcher
+	sink := d.node()
+	d.connect(pass, sink, Video)
+	passRec := record(sink.Input(Video, "default"))
+	pub.send(3)
+
+	for name, c := range map[string]struct {
+		in  *Input
+		rec *recorder
+	}{"dispatcher": {v.Input(Video, "default"), rec}, "passthrough": {sink.Input(Video, "default"), passRec}} {
+		got := c.rec.packets()
+		if len(got) == 0 {
+			t.Fatalf("%s: nothing arrived", name)
+		}
+		// The offset the chain added: last packet out minus its source timestamp.
+		offset := got[len(got)-1].Timestamp - pub.ts
+		ts, ok := c.in.RTPTimeAt(t0.Add(time.Second))
+		if want := 5000 + 90000 + offset; !ok || ts != want {
+			t.Errorf("%s: RTPTimeAt(t0+1s) = %d, %v; want %d", name, ts, ok, want)
+		}
+	}
+}

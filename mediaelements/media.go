@@ -1,6 +1,7 @@
 package mediaelements
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,6 +101,7 @@ type Output struct {
 
 	packets atomic.Uint64
 	flow    flow
+	clock   atomic.Pointer[func() (SenderClock, bool)] // SetClock
 
 	// Transcoders fed by this output (transcode.go).
 	txMu sync.Mutex // serialises creating and tearing down transcoders
@@ -215,6 +217,78 @@ func (o *Output) WriteRTP(p *rtp.Packet) {
 	for _, in := range *o.sinks.Load() {
 		in.deliver(o, p, now, clock)
 	}
+}
+
+// SenderClock ties a stream's RTP timestamps to wall-clock time: media
+// with timestamp RTP on stream SSRC was sampled at At (this server's clock).
+// It is what an RTCP sender report says, and what a sink needs to write
+// sender reports that keep audio and video of one source in sync at the
+// receiver (see Input.RTPTimeAt).
+type SenderClock struct {
+	SSRC uint32
+	RTP  uint32
+	At   time.Time
+}
+
+// SetClock sets how this output's producer tells the sampling time of what
+// it writes (nil: it cannot). fn is called when a sink writes a sender
+// report (about once a second per sink), from any goroutine; it must be
+// cheap and must not block.
+func (o *Output) SetClock(fn func() (SenderClock, bool)) {
+	if fn == nil {
+		o.clock.Store(nil)
+		return
+	}
+	o.clock.Store(&fn)
+}
+
+// senderClock is the producer's current mapping, if it has one.
+func (o *Output) senderClock() (SenderClock, bool) {
+	fn := o.clock.Load()
+	if fn == nil {
+		return SenderClock{}, false
+	}
+	return (*fn)()
+}
+
+// RTPTimeAt is the timestamp that media sampled at t has on this input's
+// rewritten stream, from its source's SenderClock moved by the input's own
+// timestamp offset; false when the source has no clock, or its clock is
+// about another stream than the one this input forwards now (a switch
+// whose first packet has not arrived yet). A sink writes it into its
+// sender reports, so a receiver lines up audio and video by when they were
+// sampled, not by when each left the server (a mixer's audio leaves later
+// than its video of the same instant).
+func (in *Input) RTPTimeAt(t time.Time) (uint32, bool) {
+	in.mu.Lock()
+	feed, rw, switched := in.feed, in.rw, in.rw.switched
+	var clock uint32 = 90000
+	if in.codecOut != nil {
+		clock = in.codecOut.ClockRate
+	}
+	in.mu.Unlock()
+	if feed == nil || !rw.started || switched || clock == 0 {
+		return 0, false
+	}
+	c, ok := feed.senderClock()
+	if !ok || c.SSRC != rw.inSSRC {
+		return 0, false
+	}
+	ticks := int64(math.Round(t.Sub(c.At).Seconds() * float64(clock)))
+	return c.RTP + rw.tsOffset + uint32(ticks), true
+}
+
+// ForwardedClock is the SenderClock of what this input hands its handler
+// (its rewritten stream), for an element that forwards it unchanged to an
+// output (Output.SetClock): the source's clock passes on along a chain of
+// elements.
+func (in *Input) ForwardedClock() (SenderClock, bool) {
+	now := time.Now()
+	ts, ok := in.RTPTimeAt(now)
+	if !ok {
+		return SenderClock{}, false
+	}
+	return SenderClock{SSRC: in.SSRC(), RTP: ts, At: now}, true
 }
 
 // RequestKeyframe asks the producer for a keyframe, at most once per

@@ -382,3 +382,55 @@ func BenchmarkFanOut100(b *testing.B) {
 		out.WriteRTP(p)
 	}
 }
+
+// RTPTimeAt: a sink's timestamps for a sampling time come from its source's
+// clock moved by the sink's own offset, across a switch of source; not
+// before the new source's first packet, nor from a clock about another
+// stream, nor without a clock.
+func TestRTPTimeAtFollowsTheSource(t *testing.T) {
+	m := newMediaEnv(t)
+	a, b, sink := m.node(), m.node(), m.node()
+	in := sink.Input(Video, "default")
+	r := record(in)
+	m.connect(a, sink, Video)
+	if _, ok := in.RTPTimeAt(time.Now()); ok {
+		t.Fatal("a time before any packet")
+	}
+	t0 := time.Now()
+	// a: timestamp 1000 was sampled at t0.
+	a.Output(Video, "default").SetClock(func() (SenderClock, bool) { return SenderClock{SSRC: 100, RTP: 1000, At: t0}, true })
+	a.Output(Video, "default").WriteRTP(pkt(100, 1, 1000, nil))
+	ts, ok := in.RTPTimeAt(t0.Add(time.Second))
+	if !ok || ts != 91000 {
+		t.Fatalf("RTPTimeAt(t0+1s) = %d, %v; want 91000 (no offset on the first source)", ts, ok)
+	}
+	if ts, _ := in.RTPTimeAt(t0.Add(-time.Second)); int32(ts) != 1000-90000 {
+		t.Errorf("RTPTimeAt(t0-1s) = %d, want %d (mod 2^32)", int32(ts), 1000-90000)
+	}
+
+	// b: another stream (SSRC 200), timestamp 500000 sampled at t0+2s.
+	b.Output(Video, "default").SetClock(func() (SenderClock, bool) {
+		return SenderClock{SSRC: 200, RTP: 500000, At: t0.Add(2 * time.Second)}, true
+	})
+	m.connect(b, sink, Video)
+	if _, ok := in.RTPTimeAt(t0); ok {
+		t.Fatal("a time from the new source before its first packet")
+	}
+	b.Output(Video, "default").WriteRTP(pkt(200, 9, 500000, nil))
+	got := r.packets()
+	offset := got[len(got)-1].Timestamp - 500000 // what the sink added to b's timestamps
+	ts, ok = in.RTPTimeAt(t0.Add(3 * time.Second))
+	if want := 500000 + 90000 + offset; !ok || ts != want {
+		t.Fatalf("RTPTimeAt(t0+3s) = %d, %v; want %d (b's clock plus the sink's offset %d)", ts, ok, want, offset)
+	}
+
+	// b's clock about a stream b no longer sends; then no clock at all.
+	b.Output(Video, "default").SetClock(func() (SenderClock, bool) { return SenderClock{SSRC: 300, RTP: 1, At: t0}, true })
+	if _, ok := in.RTPTimeAt(t0); ok {
+		t.Error("a time from a clock about another stream")
+	}
+	b.Output(Video, "default").SetClock(nil)
+	if _, ok := in.RTPTimeAt(t0); ok {
+		t.Error("a time without a clock")
+	}
+}
