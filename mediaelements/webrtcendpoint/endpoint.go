@@ -104,6 +104,8 @@ type Endpoint struct {
 	videoSSRCs   []uint32              // remote video streams (REMB)
 	streams      []stream              // RTP streams both ways (getStats)
 	stats        stats.Getter
+	sr           *srTranslator // this peer connection's sender reports
+	clockOff     *clockOffset  // the remote's clock against ours (its sender reports)
 
 	dmu     sync.Mutex // orders writes to the DATA source pad
 	dataSeq uint16
@@ -189,7 +191,7 @@ func (e *Endpoint) ensurePC() (*webrtc.PeerConnection, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc, getter, err := e.eng.newPeerConnection(api, webrtc.Configuration{
+	pc, getter, sr, err := e.eng.newPeerConnection(api, webrtc.Configuration{
 		ICEServers:                  servers,
 		Certificates:                []webrtc.Certificate{cert},
 		AlwaysNegotiateDataChannels: e.opts.useDataChannels,
@@ -201,7 +203,7 @@ func (e *Endpoint) ensurePC() (*webrtc.PeerConnection, error) {
 	e.holdsAPI = true
 	e.pc = pc
 	e.mu.Lock()
-	e.stats = getter
+	e.stats, e.sr, e.clockOff = getter, sr, &clockOffset{}
 	e.mu.Unlock()
 	e.wire(pc)
 	e.spawn(func() { e.watch(pc) })
@@ -225,7 +227,7 @@ func (e *Endpoint) dropPC() {
 	clear(e.inputs)
 	clear(e.outputs)
 	e.found, e.gatherDone, e.doneEmitted = nil, false, false
-	e.streams, e.stats = nil, nil
+	e.streams, e.stats, e.sr, e.clockOff = nil, nil, nil, nil
 	e.mu.Unlock()
 }
 
@@ -460,12 +462,15 @@ func (e *Endpoint) negotiated(pc *webrtc.PeerConnection) {
 			continue
 		}
 		params := s.GetParameters()
+		in := e.Elem().Input(mt, "default")
 		e.mu.Lock()
 		for _, enc := range params.Encodings {
 			e.streams = append(e.streams, stream{ssrc: uint32(enc.SSRC), kind: mt, codec: codecs[0].MimeType, trackID: ft.ID(), track: ft})
+			if e.sr != nil {
+				e.sr.set(uint32(enc.SSRC), inputClock(in))
+			}
 		}
 		e.mu.Unlock()
-		in := e.Elem().Input(mt, "default")
 		in.Accept(codecs...)
 		in.SetHandler(ft.write)
 		e.spawn(func() { e.readSenderRTCP(s, in, ft) })
@@ -638,8 +643,12 @@ func (e *Endpoint) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, r *
 		}
 	}
 	e.streams = append(e.streams, stream{ssrc: uint32(t.SSRC()), kind: mt, inbound: true, codec: t.Codec().MimeType, trackID: t.ID()})
+	var rc *remoteClock
+	if first && e.clockOff != nil {
+		rc = &remoteClock{ssrc: uint32(t.SSRC()), offset: e.clockOff}
+	}
 	e.mu.Unlock()
-	e.spawn(func() { e.readReceiverRTCP(r) })
+	e.spawn(func() { e.readReceiverRTCP(r, rc) })
 	if !first {
 		e.spawn(func() {
 			bad := badPackets{e: e, ssrc: uint32(t.SSRC())}
@@ -658,6 +667,9 @@ func (e *Endpoint) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, r *
 	// its codec is known from the first packet read, which also sets the
 	// Output's codec.
 	out := e.Elem().Output(mt, "default")
+	if rc != nil {
+		out.SetClock(rc.get)
+	}
 	if t.Codec().MimeType != "" {
 		out.SetCodec(toCodec(t.Codec()))
 	}
@@ -748,12 +760,25 @@ func (e *Endpoint) sawRTCP() {
 	}
 }
 
-func (e *Endpoint) readReceiverRTCP(r *webrtc.RTPReceiver) {
+// readReceiverRTCP reads what the remote says about what it sends; its
+// sender reports about the track feeding a source pad become that pad's
+// clock (rc, nil for tracks that feed none).
+func (e *Endpoint) readReceiverRTCP(r *webrtc.RTPReceiver, rc *remoteClock) {
 	for {
-		if _, _, err := r.ReadRTCP(); err != nil {
+		pkts, _, err := r.ReadRTCP()
+		if err != nil {
 			return
 		}
 		e.sawRTCP()
+		if rc == nil {
+			continue
+		}
+		now := time.Now()
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok {
+				rc.report(sr, now)
+			}
+		}
 	}
 }
 

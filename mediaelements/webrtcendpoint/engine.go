@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,8 +40,10 @@ type engine struct {
 
 	// pcMu serialises peer connection creation, so that the statistics
 	// interceptor's per-connection getter can be handed to its endpoint.
-	pcMu    sync.Mutex
-	handoff stats.Getter
+	pcMu      sync.Mutex
+	handoff   stats.Getter
+	srHandoff *srTranslator
+	srCount   srCounts // all translators' (miksilo_webrtc_sender_reports_total)
 
 	mu      sync.Mutex
 	refs    int
@@ -68,6 +71,13 @@ func newEngine(s Settings) *engine {
 			Name: "miksilo_webrtc_udp_endpoint_drops_total",
 			Help: "Datagrams the kernel dropped on WebRTC endpoints' own UDP sockets (a receive buffer was full: see webrtc.udp_endpoint_buffer).",
 		}, func() float64 { return float64(g.socks.drops()) }))
+		for clock, n := range map[string]*atomic.Uint64{"source": &g.srCount.translated, "send": &g.srCount.kept} {
+			s.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "miksilo_webrtc_sender_reports_total",
+				Help:        "RTCP sender reports sent about media the server forwards, by the clock their RTP time came from: the source's (its sampling time, keeping its audio and video in sync) or the send time (the source has no clock).",
+				ConstLabels: prometheus.Labels{"clock": clock},
+			}, func() float64 { return float64(n.Load()) }))
+		}
 	}
 	return g
 }
@@ -291,15 +301,19 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 }
 
 // newPeerConnection creates a peer connection and returns it with the
-// statistics getter of its stats interceptor.
-func (g *engine) newPeerConnection(api *webrtc.API, cfg webrtc.Configuration) (*webrtc.PeerConnection, stats.Getter, error) {
+// statistics getter of its stats interceptor and its sender-report
+// translator.
+func (g *engine) newPeerConnection(api *webrtc.API, cfg webrtc.Configuration) (*webrtc.PeerConnection, stats.Getter, *srTranslator, error) {
 	g.pcMu.Lock()
 	defer g.pcMu.Unlock()
-	g.handoff = nil
+	g.handoff, g.srHandoff = nil, nil
 	pc, err := api.NewPeerConnection(cfg)
-	getter := g.handoff
-	g.handoff = nil
-	return pc, getter, err
+	getter, sr := g.handoff, g.srHandoff
+	g.handoff, g.srHandoff = nil, nil
+	if sr == nil {
+		sr = newSRTranslator(nil) // not registered: reports stay as pion writes them
+	}
+	return pc, getter, sr, err
 }
 
 // newAPI composes the media engine, the interceptors and the setting engine.
@@ -330,6 +344,9 @@ func (g *engine) newAPI(o overrides) (*webrtc.API, error) {
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
 	ir.Add(gen)
+	// Before the report interceptor: its sender reports pass through the
+	// translator's writer (senderclock.go).
+	ir.Add(srTranslators{g})
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
 	}

@@ -178,12 +178,18 @@ func newPeer(t *testing.T) *peer {
 // newPeerWith is newPeer with other network settings.
 func newPeerWith(t *testing.T, se webrtc.SettingEngine) *peer {
 	t.Helper()
+	return newPeerInterceptors(t, se, webrtc.RegisterDefaultInterceptors)
+}
+
+// newPeerInterceptors is newPeerWith with its own interceptors.
+func newPeerInterceptors(t *testing.T, se webrtc.SettingEngine, register func(*webrtc.MediaEngine, *interceptor.Registry) error) *peer {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	if err := register(m, ir); err != nil {
 		t.Fatal(err)
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
