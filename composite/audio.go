@@ -63,6 +63,13 @@ func (c *Composite) addToMixer(am *audiomix.Mixer, id string, ap *audioPort) {
 		c.log.Warn("composite: audio input not mixed", "port", id, "err", err)
 		return
 	}
+	// The mix's timestamps against when its audio arrived, so receivers
+	// line it up with the video (see Composite.videoSenderClock).
+	clock := am.Clock(id)
+	out.SetClock(func() (me.SenderClock, bool) {
+		cl, ok := clock()
+		return me.SenderClock{SSRC: cl.SSRC, RTP: cl.RTP, At: cl.At}, ok
+	})
 	for _, err := range []error{am.SetGain(id, ap.gain), am.SetMute(id, ap.muted), am.SetMixMinus(id, ap.mixMinus)} {
 		if err != nil {
 			c.log.Warn("composite: audio setting not applied", "port", id, "err", err)

@@ -152,6 +152,9 @@ type Composite struct {
 	sink    *gst.AppSink
 	latency atomic.Int64                 // ns; the pipeline's latency, queried by the loop once frames flow
 	outputs atomic.Pointer[[]*me.Output] // video outputs of the ports (copy-on-write)
+	// videoClock: the video output's RTP time against wall-clock time
+	// (videoSenderClock), from the running pipeline.
+	videoClock atomic.Pointer[me.SenderClock]
 
 	mu      sync.Mutex // guards the fields below
 	ports   []*port    // live ports in creation order
@@ -267,7 +270,7 @@ func (c *Composite) startPipeline() error {
 		p.Close()
 		return me.NewError(me.CodeUnexpected, "Composite pipeline did not start: %v", err)
 	}
-	if c.sink, err = gst.RunAppSink(els[1], c.onOutput); err != nil {
+	if c.sink, err = gst.RunAppSink(els[1], c.outputOf(els[1])); err != nil {
 		p.Close()
 		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
 	}
@@ -284,13 +287,49 @@ func (c *Composite) stopPipeline() {
 
 func (c *Composite) now() int64 { return int64(time.Since(c.start)) }
 
+// outputOf is the appsink handler of one video pipeline (sink is its
+// appsink): onOutput, and the output's clock kept up to date.
+func (c *Composite) outputOf(sink *gogst.Element) func(gst.Sample) {
+	var clockAt time.Time // when the clock was last taken from this pipeline
+	return func(s gst.Sample) {
+		pkt, ok := c.onOutput(s)
+		if ok && s.PTS >= 0 && time.Since(clockAt) >= clockRefresh {
+			if rt := gst.RunningTime(sink); rt >= 0 {
+				// The packet's timestamp is the payloader's offset plus its
+				// buffer's running time (the canvas frame's); that running
+				// time was rt-PTS ago.
+				now := time.Now()
+				c.videoClock.Store(&me.SenderClock{SSRC: pkt.SSRC, RTP: pkt.Timestamp, At: now.Add(s.PTS - rt)})
+				clockAt = now
+			}
+		}
+	}
+}
+
+// clockRefresh is how often an output's SenderClock is taken afresh from
+// the pipeline's clock (it moves only with the wall clock's slewing).
+const clockRefresh = time.Second
+
+// videoSenderClock is the SenderClock of the ports' video outputs: their
+// timestamps against the time the canvas frame was composed, which is the
+// arrival time of the input frames on it (the inputs are stamped on
+// arrival). Receivers then line it up with the audio mix by when both
+// were captured, not by when each left (the audio leaves later).
+func (c *Composite) videoSenderClock() (me.SenderClock, bool) {
+	sc := c.videoClock.Load()
+	if sc == nil {
+		return me.SenderClock{}, false
+	}
+	return *sc, true
+}
+
 // onOutput runs on the appsink goroutine for each RTP packet of the
 // encoded canvas: parsed once, the same packet goes to every port.
-func (c *Composite) onOutput(s gst.Sample) {
+func (c *Composite) onOutput(s gst.Sample) (rtp.Packet, bool) {
 	var pkt rtp.Packet
 	if err := pkt.Unmarshal(s.Data); err != nil {
 		c.log.Warn("composite: bad RTP from payloader", "err", err)
-		return
+		return pkt, false
 	}
 	if pkt.Marker {
 		c.set.Metrics.frame()
@@ -305,6 +344,7 @@ func (c *Composite) onOutput(s gst.Sample) {
 	for _, o := range *c.outputs.Load() {
 		o.WriteRTP(&pkt)
 	}
+	return pkt, true
 }
 
 // PortAdded implements mediaelements.PortObserver.
@@ -339,6 +379,7 @@ func (c *Composite) PortAdded(hp *me.HubPort) {
 		vout.SetCodec(vp8Codec)
 	}
 	vout.OnKeyframeRequest(c.requestKeyframe)
+	vout.SetClock(c.videoSenderClock)
 	c.addOutput(vout)
 
 	ain := hp.Input(me.Audio, "default")

@@ -14,6 +14,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/miksilo/miksilo/internal/rtctest"
 	me "github.com/miksilo/miksilo/mediaelements"
 )
@@ -477,4 +479,46 @@ func TestStallRecovery(t *testing.T) {
 		t.Errorf("miksilo_composite_frames_total = %v, want ≥ %d", got, frozen)
 	}
 	e.release(pl)
+}
+
+// The ports' outputs carry the Composite's own clocks: a viewer's sender
+// reports map each packet to when its media was composed (video: the
+// canvas frame's running time) or mixed (audio: the block's, which is when
+// its input audio arrived) — not to when it left. A video packet leaves
+// the synchronised appsink about processingDeadline after its frame's
+// time; an audio packet leaves after the mixer's deadline (≥ 60 ms by
+// construction, ~85 ms measured). Reports written from send times (pion's
+// own) put both near zero, and receivers then played the audio ~60 ms
+// late against the video.
+func TestSenderClocks(t *testing.T) {
+	e := newEnv(t)
+	pl := e.create("MediaPipeline", nil)
+	comp := e.create("Composite", map[string]any{"mediaPipeline": pl, "width": 160, "height": 120, "framerate": 30})
+	c := e.obj(comp).(*Composite)
+	e.publisherWith(pl, comp, rtctest.PublisherConfig{Width: 160, Height: 120, FPS: 30, Color: red, Audio: true, AudioFreq: 440})
+	v, _ := e.viewer(pl, comp, 160, 120)
+	if !eventually(wait, func() bool { return c.Stats().Latency > 0 }) {
+		t.Fatal("pipeline latency unknown")
+	}
+	lat := c.Stats().Latency
+	var video, audio time.Duration
+	ok := eventually(3*wait, func() bool {
+		var nv, na int
+		video, nv = v.ClockLag(webrtc.RTPCodecTypeVideo)
+		audio, na = v.ClockLag(webrtc.RTPCodecTypeAudio)
+		return nv >= 100 && na >= 100
+	})
+	if !ok {
+		t.Fatal("the viewer got no sender reports for both kinds")
+	}
+	t.Logf("composed/mixed → arrival at the viewer by the reports: video %v, audio %v (video pipeline latency %v)", video, audio, lat)
+	if video < processingDeadline/2 || video > lat+30*time.Millisecond {
+		t.Errorf("video arrives %v after its media was composed by the reports, want between %v and %v", video, processingDeadline/2, lat+30*time.Millisecond)
+	}
+	if audio < 40*time.Millisecond || audio > 300*time.Millisecond {
+		t.Errorf("audio arrives %v after its media was mixed by the reports, want the mixer's latency (~85 ms)", audio)
+	}
+	if audio-video < 20*time.Millisecond {
+		t.Errorf("the reports put audio %v and video %v after their media: the audio's later departure is not in them", audio, video)
+	}
 }

@@ -3,6 +3,7 @@ package rtctest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,6 +90,10 @@ type Viewer struct {
 	lastMark  time.Time
 	gapFrom   time.Time // MaxFrameGap counts from here on (ResetGaps)
 	audioPkts int
+	// Per kind: the last sender report, and how long before its arrival
+	// each recent packet's media was sampled by that report (ClockLag).
+	reports map[webrtc.RTPCodecType]*rtcp.SenderReport
+	lags    map[webrtc.RTPCodecType][]time.Duration
 
 	gotFrame atomic.Bool
 	closed   chan struct{}
@@ -100,14 +105,16 @@ func (p *Peer) AddViewer(cfg ViewerConfig) (*Viewer, error) {
 	if cfg.Width == 0 {
 		cfg.Width, cfg.Height = 320, 240
 	}
-	v := &Viewer{cfg: cfg, peer: p, notify: make(chan struct{}), lastSeq: -1, closed: make(chan struct{})}
+	v := &Viewer{cfg: cfg, peer: p, notify: make(chan struct{}), lastSeq: -1, closed: make(chan struct{}),
+		reports: map[webrtc.RTPCodecType]*rtcp.SenderReport{}, lags: map[webrtc.RTPCodecType][]time.Duration{}}
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if _, err := p.PC.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			return nil, err
 		}
 	}
 	p.onClose(func() { close(v.closed) })
-	p.PC.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	p.PC.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		p.spawn(func() { v.readReports(tr, r) })
 		if tr.Kind() == webrtc.RTPCodecTypeAudio {
 			p.spawn(func() { v.readAudio(tr) })
 			return
@@ -135,13 +142,73 @@ func DecoderLaunch(mime string, pt uint8, width, height int) (string, error) {
 
 func (v *Viewer) readAudio(tr *webrtc.TrackRemote) {
 	for {
-		if _, _, err := tr.ReadRTP(); err != nil {
+		p, _, err := tr.ReadRTP()
+		if err != nil {
 			return
 		}
+		now := time.Now()
 		v.mu.Lock()
 		v.audioPkts++
+		v.lag(tr, p.Timestamp, now)
 		v.mu.Unlock()
 	}
+}
+
+// readReports keeps the last sender report about tr.
+func (v *Viewer) readReports(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+	for {
+		pkts, _, err := r.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, k := range pkts {
+			if sr, ok := k.(*rtcp.SenderReport); ok && sr.SSRC == uint32(tr.SSRC()) {
+				v.mu.Lock()
+				v.reports[tr.Kind()] = sr
+				v.mu.Unlock()
+			}
+		}
+	}
+}
+
+// lag records, once a sender report is known, how long before now the
+// media of timestamp ts was sampled according to that report (v.mu held).
+func (v *Viewer) lag(tr *webrtc.TrackRemote, ts uint32, now time.Time) {
+	sr := v.reports[tr.Kind()]
+	rate := tr.Codec().ClockRate
+	if sr == nil || rate == 0 {
+		return
+	}
+	sampled := ntpTime(sr.NTPTime).Add(time.Duration(float64(int32(ts-sr.RTPTime)) / float64(rate) * float64(time.Second)))
+	l := append(v.lags[tr.Kind()], now.Sub(sampled))
+	if len(l) > 200 {
+		l = l[len(l)-200:]
+	}
+	v.lags[tr.Kind()] = l
+}
+
+// ClockLag is the median, over the last (up to 200) packets of a kind, of
+// the time between when the sender's reports say a packet's media was
+// sampled and when the packet arrived, and how many packets it covers
+// (0 before the first sender report). Receivers line up audio and video
+// by those reports: the two kinds' lags differ by how much later one of
+// them is played to keep them in sync.
+func (v *Viewer) ClockLag(kind webrtc.RTPCodecType) (time.Duration, int) {
+	v.mu.Lock()
+	l := slices.Clone(v.lags[kind])
+	v.mu.Unlock()
+	if len(l) == 0 {
+		return 0, 0
+	}
+	slices.Sort(l)
+	return l[len(l)/2], len(l)
+}
+
+// ntpTime converts an NTP timestamp (RFC 3550 §4: seconds since 1900 in
+// the high 32 bits) to a time.
+func ntpTime(ntp uint64) time.Time {
+	const epoch = 2208988800 // 1900 → 1970
+	return time.Unix(int64(ntp>>32)-epoch, int64((ntp&0xffffffff)*1e9>>32))
 }
 
 func (v *Viewer) readVideo(tr *webrtc.TrackRemote) {
@@ -180,7 +247,11 @@ func (v *Viewer) readVideo(tr *webrtc.TrackRemote) {
 		if pkt.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		v.count(&pkt, time.Now())
+		now := time.Now()
+		v.count(&pkt, now)
+		v.mu.Lock()
+		v.lag(tr, pkt.Timestamp, now)
+		v.mu.Unlock()
 		_ = src.Push(buf[:n])
 	}
 }

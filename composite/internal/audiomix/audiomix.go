@@ -203,7 +203,16 @@ type mixOut struct {
 	sink    *igst.AppSink
 	silence *branch
 	subs    atomic.Pointer[[]*sender]
+
+	// Owned by the appsink goroutine (fanOut): the wall-clock time of
+	// running time 0, taken afresh every clockRefresh.
+	zero   time.Time
+	zeroAt time.Time
 }
+
+// clockRefresh is how often a mix's running time is tied to the wall clock
+// afresh (the tie moves only with the wall clock's slewing).
+const clockRefresh = time.Second
 
 // New builds the pipeline and starts it; the main mix flows (silence)
 // before any input is added.
@@ -850,6 +859,11 @@ func fanOut(mo *mixOut, s igst.Sample) {
 	if err := pkt.Unmarshal(s.Data); err != nil {
 		return
 	}
+	if now := time.Now(); now.Sub(mo.zeroAt) >= clockRefresh {
+		if rt := igst.RunningTime(mo.appsink); rt >= 0 {
+			mo.zero, mo.zeroAt = now.Add(-rt), now
+		}
+	}
 	for _, snd := range *mo.subs.Load() {
 		snd.deliver(mo, pkt.Payload, s.PTS)
 	}
@@ -868,6 +882,39 @@ type sender struct {
 	tsBase uint32
 	sent   bool
 	lastTS uint32
+	lastAt time.Time // when the media of lastTS was mixed (zero: unknown)
+}
+
+// Clock ties a port's output timestamps to wall-clock time: the audio with
+// timestamp RTP on stream SSRC was mixed at At — the arrival time of the
+// input audio in it (inputs are stamped on arrival), not the later time
+// the packet leaves.
+type Clock struct {
+	SSRC uint32
+	RTP  uint32
+	At   time.Time
+}
+
+// Clock returns the function that tells port id's current Clock (false
+// before its first packet, after RemoveInput, or for an unknown id). It is
+// cheap and never waits for graph changes.
+func (m *Mixer) Clock(id string) func() (Clock, bool) {
+	m.mu.Lock()
+	p := m.ports[id]
+	m.mu.Unlock()
+	if p == nil {
+		return func() (Clock, bool) { return Clock{}, false }
+	}
+	return p.out.clock
+}
+
+func (s *sender) clock() (Clock, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || !s.sent || s.lastAt.IsZero() {
+		return Clock{}, false
+	}
+	return Clock{SSRC: s.ssrc, RTP: s.lastTS, At: s.lastAt}, true
 }
 
 func newSender(out func(*rtp.Packet), from *mixOut) *sender {
@@ -949,6 +996,9 @@ func (s *sender) deliver(from *mixOut, payload []byte, pts time.Duration) {
 		},
 		Payload: payload,
 	}
-	s.sent, s.lastTS = true, ts
+	s.sent, s.lastTS, s.lastAt = true, ts, time.Time{}
+	if pts >= 0 && !from.zero.IsZero() {
+		s.lastAt = from.zero.Add(pts)
+	}
 	s.out(pkt)
 }

@@ -76,3 +76,35 @@ func TestSenderSwitch(t *testing.T) {
 		}
 	}
 }
+
+// TestSenderClock: a port's clock ties its last timestamp to the wall-clock
+// time of the mix's running time (the mix's zero plus the buffer's PTS);
+// nothing before the first packet, while the mix's zero is unknown, or
+// after close.
+func TestSenderClock(t *testing.T) {
+	main := &mixOut{prefix: "main"}
+	var got []*rtp.Packet
+	s := newSender(func(p *rtp.Packet) { got = append(got, p) }, main)
+	if _, ok := s.clock(); ok {
+		t.Fatal("a clock before the first packet")
+	}
+	s.deliver(main, []byte{1}, 200*time.Millisecond)
+	if _, ok := s.clock(); ok {
+		t.Fatal("a clock without the mix's zero")
+	}
+	zero := time.Now().Add(-time.Hour)
+	main.zero = zero
+	s.deliver(main, []byte{2}, 220*time.Millisecond)
+	c, ok := s.clock()
+	if !ok {
+		t.Fatal("no clock after a packet")
+	}
+	last := got[len(got)-1]
+	if c.SSRC != last.SSRC || c.RTP != last.Timestamp || !c.At.Equal(zero.Add(220*time.Millisecond)) {
+		t.Errorf("clock %+v, want SSRC %x RTP %d at %v", c, last.SSRC, last.Timestamp, zero.Add(220*time.Millisecond))
+	}
+	s.close()
+	if _, ok := s.clock(); ok {
+		t.Error("a clock after close")
+	}
+}
