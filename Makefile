@@ -52,11 +52,12 @@ test-browser: build
 fuzz:
 	@scripts/fuzz.sh $(if $(filter command line,$(origin FUZZTIME)),$(FUZZTIME),5m)
 
-## bench: control-plane load benchmark, the WebRTC fan-out benchmark, then the Composite benchmark; writes docs/benchmarks.md
+## bench: control-plane load benchmark, the WebRTC fan-out benchmark, the Composite benchmark (writes docs/benchmarks.md), then what an idle Composite costs (printed)
 bench: build
 	@scripts/bench.sh
 	@scripts/bench-fanout.sh
 	@scripts/bench-composite.sh
+	@scripts/bench-composite-idle.sh
 
 ## docs: regenerate the generated docs (docs/api.md, docs/configuration.md)
 docs:

@@ -150,6 +150,8 @@ type Composite struct {
 	pads    *padBatch // the inputs' placements, applied per output frame
 	enc     *gogst.Element
 	sink    *gst.AppSink
+	gate    *gogst.Element               // valve before the encoder: closed while no port has a sink (idle.go)
+	pace    *gogst.Element               // identity before the gate: synchronised to the clock while it is closed
 	latency atomic.Int64                 // ns; the pipeline's latency, queried by the loop once frames flow
 	outputs atomic.Pointer[[]*me.Output] // video outputs of the ports (copy-on-write)
 	// videoClock: the video output's RTP time against wall-clock time
@@ -178,6 +180,12 @@ type Composite struct {
 	stalled    bool         // loop-owned
 	restarts   atomic.Uint64
 	restartAt  int64 // loop-owned: when the video pipeline was last rebuilt, since start
+	// Loop-owned (idle.go): the encoder is not fed; since when no port has
+	// had a sink (0: one has); when the encoder was last fed again.
+	idle      bool
+	idleSince int64
+	resumedAt int64
+	idleNow   atomic.Bool // idle, for Stats
 
 	audioState // the audio mixer and the ports' audio settings (audio.go)
 	closeOnce  sync.Once
@@ -238,7 +246,7 @@ func (c *Composite) startPipeline() error {
 	if err != nil {
 		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
 	}
-	els, err := p.Elements("enc", "out")
+	els, err := p.Elements("enc", "out", "gate", "pace")
 	if err != nil {
 		p.Close()
 		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
@@ -257,6 +265,7 @@ func (c *Composite) startPipeline() error {
 	c.mu.Lock() // requestKeyframe reads enc from other goroutines
 	c.enc = els[0]
 	c.mu.Unlock()
+	c.gate, c.pace, c.idle, c.idleSince = els[2], els[3], false, 0
 	p.OnError(func(m gst.Message) {
 		select {
 		case c.busMsgs <- m:
@@ -545,11 +554,13 @@ type Stats struct {
 	// Latency is the pipeline's latency (0 until frames flow): a frame
 	// leaves the encoder this long after the start of its interval.
 	Latency time.Duration
+	// Idle: no port's output has a sink, so nothing is encoded (idle.go).
+	Idle bool
 }
 
 // Stats returns the output counters.
 func (c *Composite) Stats() Stats {
-	return Stats{Frames: c.outFrames.Load(), MaxGap: time.Duration(c.maxGap.Load()), Restarts: c.restarts.Load(), Latency: time.Duration(c.latency.Load())}
+	return Stats{Frames: c.outFrames.Load(), MaxGap: time.Duration(c.maxGap.Load()), Restarts: c.restarts.Load(), Latency: time.Duration(c.latency.Load()), Idle: c.idleNow.Load()}
 }
 
 // Settings returns the validated construction settings.
@@ -567,6 +578,9 @@ func (c *Composite) Close() {
 		c.mu.Unlock()
 		close(c.stop)
 		<-c.done
+		if c.idle {
+			c.set.Metrics.idle(-1)
+		}
 		if am := c.audio.Load(); am != nil {
 			am.Close()
 		}

@@ -12,10 +12,10 @@ import (
 
 	gogst "github.com/go-gst/go-gst/gst"
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/pion/webrtc/v4"
-
+	"github.com/miksilo/miksilo/internal/gst"
 	"github.com/miksilo/miksilo/internal/rtctest"
 	me "github.com/miksilo/miksilo/mediaelements"
 )
@@ -382,6 +382,7 @@ func TestDecoderError(t *testing.T) {
 	e.subscribe(comp, "Error")
 	c := e.obj(comp).(*Composite)
 	_, good := e.publisher(pl, comp, green)
+	e.consumer(pl, comp)
 
 	pt := e.create("PassThrough", map[string]any{"mediaPipeline": pl})
 	bad := e.create("HubPort", map[string]any{"hub": comp})
@@ -445,6 +446,7 @@ func TestStallRecovery(t *testing.T) {
 	comp := e.create("Composite", map[string]any{"mediaPipeline": pl, "width": 160, "height": 120, "framerate": 15})
 	e.subscribe(comp, "Error")
 	c := e.obj(comp).(*Composite)
+	e.consumer(pl, comp)
 	if !eventually(5*time.Second, func() bool { return c.Stats().Frames > 5 }) {
 		t.Fatalf("no output from an empty Composite: %+v", c.Stats())
 	}
@@ -520,5 +522,59 @@ func TestSenderClocks(t *testing.T) {
 	}
 	if audio-video < 20*time.Millisecond {
 		t.Errorf("the reports put audio %v and video %v after their media: the audio's later departure is not in them", audio, video)
+	}
+}
+
+// TestIdleWithoutSinks: with no sink on any port's output the Composite
+// stops encoding (after idleAfter), without a stall report; the first sink
+// gets frames again at once, starting with a keyframe, and the idle spell
+// counts as no gap.
+func TestIdleWithoutSinks(t *testing.T) {
+	e := newEnv(t)
+	pl := e.create("MediaPipeline", nil)
+	comp := e.create("Composite", map[string]any{"mediaPipeline": pl, "width": 160, "height": 120, "framerate": 15})
+	e.subscribe(comp, "Error")
+	c := e.obj(comp).(*Composite)
+	if !eventually(wait, func() bool { return c.Stats().Idle }) {
+		t.Fatalf("not idle without sinks: %+v", c.Stats())
+	}
+	if got := testutil.ToFloat64(e.metrics.idles); got != 1 {
+		t.Errorf("miksilo_composite_idle = %v, want 1", got)
+	}
+	time.Sleep(200 * time.Millisecond) // a frame in flight at the switch
+	frames := c.Stats().Frames
+	time.Sleep(stallTimeout + restartAfter + 500*time.Millisecond)
+	if st := c.Stats(); st.Frames != frames || st.Restarts != 0 {
+		t.Fatalf("idle, yet %d frames encoded (or restarts): %+v", st.Frames-frames, st)
+	}
+	// The compositor keeps the clock's pace: its output position stays
+	// within a frame or so of the running time (composing as fast as it
+	// can, unsynchronised, it ran seconds ahead and took a whole CPU).
+	var ahead time.Duration
+	c.inLoop(func() {
+		if ok, pos := c.mix.QueryPosition(gogst.FormatTime); ok {
+			ahead = time.Duration(pos) - gst.RunningTime(c.mix)
+		}
+	})
+	t.Logf("idle compositor's position − running time: %v", ahead)
+	if ahead > 200*time.Millisecond {
+		t.Errorf("idle compositor runs %v ahead of the clock", ahead)
+	}
+	e.publisher(pl, comp, green) // an input, still nobody watching
+	time.Sleep(time.Second)
+	if st := c.Stats(); st.Frames != frames || !st.Idle {
+		t.Fatalf("idle with an input, yet %d frames encoded: %+v", st.Frames-frames, st)
+	}
+
+	v, _ := e.viewer(pl, comp, 160, 120)
+	waitShows(t, v, time.Time{}, wait, "the input after the idle spell", spot{80, 60, green})
+	if st := c.Stats(); st.Idle || st.MaxGap > time.Second {
+		t.Errorf("after a sink came: %+v (the idle spell must not count as a gap)", st)
+	}
+	if got := testutil.ToFloat64(e.metrics.idles); got != 0 {
+		t.Errorf("miksilo_composite_idle = %v, want 0", got)
+	}
+	if evs := e.sink.Events(comp, "Error"); len(evs) != 0 {
+		t.Errorf("Error events: %v", evs)
 	}
 }

@@ -180,6 +180,17 @@ func (e *env) viewer(pipeline, comp string, w, h int) (*rtctest.Viewer, string) 
 	return v, port
 }
 
+// consumer connects a new port of comp to a PassThrough: a sink on the
+// Composite's output (without one it encodes nothing: idle.go). It returns
+// the PassThrough.
+func (e *env) consumer(pipeline, comp string) string {
+	e.t.Helper()
+	pt := e.create("PassThrough", map[string]any{"mediaPipeline": pipeline})
+	port := e.create("HubPort", map[string]any{"hub": comp})
+	e.invoke(port, "connect", map[string]any{"sink": pt})
+	return pt
+}
+
 // eventually polls cond until it holds or the deadline passes.
 func eventually(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)

@@ -134,6 +134,7 @@ func (c *Composite) turn(owners map[string]*port) {
 	c.mu.Lock()
 	c.applied = placement
 	c.mu.Unlock()
+	c.gateEncoder(now)
 	c.watchOutput(now, owners)
 }
 
@@ -162,10 +163,16 @@ func (c *Composite) watchOutput(now int64, owners map[string]*port) {
 			c.log.Debug("composite: pipeline latency", "latency", lat, "framerate", c.set.Framerate)
 		}
 	}
+	if c.idle {
+		return // nothing is encoded on purpose (idle.go)
+	}
 	var idle time.Duration
-	if last == 0 {
+	switch {
+	case c.resumedAt > last:
+		idle = time.Duration(now - c.resumedAt) // fed again after an idle spell
+	case last == 0:
 		idle = time.Duration(now) - 2*stallTimeout // allow for start-up
-	} else {
+	default:
 		idle = time.Duration(now - last)
 	}
 	switch {

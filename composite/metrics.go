@@ -10,6 +10,7 @@ type Metrics struct {
 	restarts    prometheus.Counter
 	inputErrors prometheus.Counter
 	inputs      prometheus.Gauge
+	idles       prometheus.Gauge
 }
 
 // NewMetrics creates the series and registers them with reg.
@@ -30,8 +31,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		inputs: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "miksilo_composite_inputs", Help: "Inputs being decoded by Composites (ports whose media flows).",
 		}),
+		idles: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "miksilo_composite_idle", Help: "Composites encoding nothing because no port's output has a sink.",
+		}),
 	}
-	reg.MustRegister(m.frames, m.stalls, m.restarts, m.inputErrors, m.inputs)
+	reg.MustRegister(m.frames, m.stalls, m.restarts, m.inputErrors, m.inputs, m.idles)
 	return m
 }
 
@@ -62,5 +66,11 @@ func (m *Metrics) inputError() {
 func (m *Metrics) inputUp(n float64) {
 	if m != nil {
 		m.inputs.Add(n)
+	}
+}
+
+func (m *Metrics) idle(n float64) {
+	if m != nil {
+		m.idles.Add(n)
 	}
 }

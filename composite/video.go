@@ -88,7 +88,7 @@ func mixerLaunch(s Settings) string {
 		base = fmt.Sprintf("videotestsrc name=base is-live=false pattern=solid-color foreground-color=0xff000000 ! capsfilter name=basecaps caps=video/x-raw,format=I420,width=16,height=16,framerate=%d/1,pixel-aspect-ratio=1/1,%s ",
 			s.Framerate, outputColour)
 	}
-	return base + fmt.Sprintf("capsfilter name=outcaps caps=%s ! %s ! %s ! appsink name=out sync=true async=false processing-deadline=%d max-buffers=1000 drop=true buffer-list=true",
+	return base + fmt.Sprintf("capsfilter name=outcaps caps=%s ! identity name=pace sync=false silent=true ! valve name=gate drop=false drop-mode=forward-sticky-events ! %s ! %s ! appsink name=out sync=true async=false processing-deadline=%d max-buffers=1000 drop=true buffer-list=true",
 		caps, VideoEncoderLaunch(s.Codec, s.Bitrate, s.Framerate), VideoPayloaderLaunch(s.Codec), processingDeadline.Nanoseconds())
 }
 
@@ -157,7 +157,7 @@ func pipelineLatency(p *gst.Pipeline) (time.Duration, bool) {
 
 // requiredElements are the factories a Composite with codec needs.
 func requiredElements(codec string) []string {
-	names := []string{"compositor", "videotestsrc", "appsrc", "appsink", "rtpvp8depay", "vp8dec", "rtph264depay", "h264parse", "avdec_h264"}
+	names := []string{"compositor", "videotestsrc", "valve", "identity", "appsrc", "appsink", "rtpvp8depay", "vp8dec", "rtph264depay", "h264parse", "avdec_h264"}
 	if strings.EqualFold(codec, CodecH264) {
 		return append(names, "x264enc", "rtph264pay")
 	}

@@ -192,6 +192,10 @@ func (o *Output) OnKeyframeRequest(fn func()) {
 	o.mu.Unlock()
 }
 
+// Attached is the number of attached inputs, transcoders' feeds included:
+// whether anything consumes what this output carries.
+func (o *Output) Attached() int { return len(*o.sinks.Load()) }
+
 // Sinks is the number of attached inputs (transcoders' feeds not counted).
 func (o *Output) Sinks() int {
 	n := 0
