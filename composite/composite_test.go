@@ -93,10 +93,7 @@ func savePNG(t *testing.T, f rtctest.Frame, path string) {
 // the output.
 func TestPixels(t *testing.T) {
 	e := newEnv(t)
-	pl := e.create("MediaPipeline", nil)
-	comp := e.create("Composite", map[string]any{"mediaPipeline": pl, "width": 320, "height": 240, "framerate": 15, "inputTimeout": 400})
-	e.subscribe(comp, "Error")
-	c := e.obj(comp).(*Composite)
+	pl, comp, c := e.composite(map[string]any{"width": 320, "height": 240, "framerate": 15, "inputTimeout": 400})
 
 	colours := []uint32{red, green, blue, yellow}
 	pubs := make([]*rtctest.Publisher, 4)
@@ -262,9 +259,7 @@ func TestPixels(t *testing.T) {
 // H.264 publisher side by side, and a viewer decoding the composite's H.264.
 func TestH264Output(t *testing.T) {
 	e := newEnv(t)
-	pl := e.create("MediaPipeline", nil)
-	comp := e.create("Composite", map[string]any{"mediaPipeline": pl, "width": 160, "height": 120, "codec": "H264", "background": "#0000ff", "bitrate": 200000})
-	c := e.obj(comp).(*Composite)
+	pl, comp, c := e.composite(map[string]any{"width": 160, "height": 120, "codec": "H264", "background": "#0000ff", "bitrate": 200000})
 	// No input yet: the background colour.
 	v, _ := e.viewer(pl, comp, 160, 120)
 	waitShows(t, v, time.Time{}, wait, "the background", spot{80, 60, blue})
@@ -377,10 +372,7 @@ func corruptVP8() []byte {
 // the output keeps flowing.
 func TestDecoderError(t *testing.T) {
 	e := newEnv(t)
-	pl := e.create("MediaPipeline", nil)
-	comp := e.create("Composite", map[string]any{"mediaPipeline": pl, "width": 160, "height": 120})
-	e.subscribe(comp, "Error")
-	c := e.obj(comp).(*Composite)
+	pl, comp, c := e.composite(map[string]any{"width": 160, "height": 120})
 	_, good := e.publisher(pl, comp, green)
 	e.consumer(pl, comp)
 
@@ -442,10 +434,7 @@ func TestDecoderError(t *testing.T) {
 // and rebuilt; the output resumes and its sinks' stream stays continuous.
 func TestStallRecovery(t *testing.T) {
 	e := newEnv(t)
-	pl := e.create("MediaPipeline", nil)
-	comp := e.create("Composite", map[string]any{"mediaPipeline": pl, "width": 160, "height": 120, "framerate": 15})
-	e.subscribe(comp, "Error")
-	c := e.obj(comp).(*Composite)
+	pl, comp, c := e.composite(map[string]any{"width": 160, "height": 120, "framerate": 15})
 	e.consumer(pl, comp)
 	if !eventually(5*time.Second, func() bool { return c.Stats().Frames > 5 }) {
 		t.Fatalf("no output from an empty Composite: %+v", c.Stats())
@@ -494,9 +483,7 @@ func TestStallRecovery(t *testing.T) {
 // late against the video.
 func TestSenderClocks(t *testing.T) {
 	e := newEnv(t)
-	pl := e.create("MediaPipeline", nil)
-	comp := e.create("Composite", map[string]any{"mediaPipeline": pl, "width": 160, "height": 120, "framerate": 30})
-	c := e.obj(comp).(*Composite)
+	pl, comp, c := e.composite(map[string]any{"width": 160, "height": 120, "framerate": 30})
 	e.publisherWith(pl, comp, rtctest.PublisherConfig{Width: 160, Height: 120, FPS: 30, Color: red, Audio: true, AudioFreq: 440})
 	v, _ := e.viewer(pl, comp, 160, 120)
 	if !eventually(wait, func() bool { return c.Stats().Latency > 0 }) {
@@ -531,10 +518,7 @@ func TestSenderClocks(t *testing.T) {
 // counts as no gap.
 func TestIdleWithoutSinks(t *testing.T) {
 	e := newEnv(t)
-	pl := e.create("MediaPipeline", nil)
-	comp := e.create("Composite", map[string]any{"mediaPipeline": pl, "width": 160, "height": 120, "framerate": 15})
-	e.subscribe(comp, "Error")
-	c := e.obj(comp).(*Composite)
+	pl, comp, c := e.composite(map[string]any{"width": 160, "height": 120, "framerate": 15})
 	if !eventually(wait, func() bool { return c.Stats().Idle }) {
 		t.Fatalf("not idle without sinks: %+v", c.Stats())
 	}

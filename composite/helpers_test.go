@@ -180,6 +180,18 @@ func (e *env) viewer(pipeline, comp string, w, h int) (*rtctest.Viewer, string) 
 	return v, port
 }
 
+// composite creates a MediaPipeline and a Composite in it with the
+// constructor parameters ctor (mediaPipeline added), subscribed to its
+// Error events.
+func (e *env) composite(ctor map[string]any) (pipeline, id string, c *Composite) {
+	e.t.Helper()
+	pipeline = e.create("MediaPipeline", nil)
+	ctor["mediaPipeline"] = pipeline
+	id = e.create("Composite", ctor)
+	e.subscribe(id, "Error")
+	return pipeline, id, e.obj(id).(*Composite)
+}
+
 // consumer connects a new port of comp to a PassThrough: a sink on the
 // Composite's output (without one it encodes nothing: idle.go). It returns
 // the PassThrough.

@@ -42,9 +42,23 @@ for entry in "${TARGETS[@]}"; do
 	fi
 	echo "fuzz: $pkg $name for $fuzztime"
 	ran=$((ran + 1))
-	if ! "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg"; then
-		failed+=("$pkg $name")
+	corpus="$pkg/testdata/fuzz/$name"
+	before="$(ls "$corpus" 2>/dev/null || true)"
+	out="$(mktemp)"
+	if ! "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg" 2>&1 | tee "$out"; then
+		# Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
+		# exceeded" when -fuzztime runs out while a worker is mid-call on a loaded
+		# machine (golang/go#75804, fixed in Go 1.27): no input failed, none is
+		# written. Only that exact signature is forgiven; a written reproducer or
+		# any other failure fails the run.
+		after="$(ls "$corpus" 2>/dev/null || true)"
+		if [[ "$before" == "$after" ]] && grep -q "^    context deadline exceeded\$" "$out" && ! grep -q "Failing input written" "$out"; then
+			echo "fuzz: warning: $pkg $name stopped with Go's fuzztime deadline race (golang/go#75804), no failing input; not a failure" >&2
+		else
+			failed+=("$pkg $name")
+		fi
 	fi
+	rm -f "$out"
 done
 
 if ((${#failed[@]})); then
