@@ -11,6 +11,7 @@ import (
 	"time"
 
 	gogst "github.com/go-gst/go-gst/gst"
+	"github.com/go-gst/go-gst/gst/base"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -120,6 +121,20 @@ func TestPixels(t *testing.T) {
 	if want := frame + aggregatorLatency + processingDeadline; lat < frame || lat > want+time.Millisecond {
 		t.Errorf("pipeline latency %v, want %v", lat, want)
 	}
+	// ... which the pipeline never configures on the appsink (its latency
+	// stays 0): a frame leaves as soon as it is encoded, not that long
+	// after its time (docs/composite.md "Latency and cost"; the measured
+	// added latency depends on it).
+	c.inLoop(func() {
+		el, err := c.pipe.Element("out")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if l := time.Duration(base.ToGstBaseSink(el.Object).GetLatency()); l != 0 {
+			t.Errorf("the appsink's configured latency is %v, want 0 (frames would leave that much later)", l)
+		}
+	})
 	if p := os.Getenv("MIKSILO_COMPOSITE_PNG"); p != "" {
 		savePNG(t, f, p)
 	}

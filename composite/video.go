@@ -79,8 +79,10 @@ func compositorBackground(rgb uint32) string {
 // The appsink syncs on the clock: the live compositor sends a frame early
 // when every input has data and at its deadline when one is late or has
 // just stopped, so unsynced output jitters by up to the pipeline latency
-// plus a frame (measured: 150 ms gaps when a publisher stops at 15 fps);
-// synced, frames leave one frame interval apart, at a constant latency.
+// plus a frame (measured: 150 ms gaps when a publisher stops at 15 fps).
+// The pipeline never configures its queried latency on the appsink (it
+// stays 0, checked by TestPixels), so the sync holds only frames composed
+// before their time and a frame leaves as soon as it is encoded.
 func mixerLaunch(s Settings) string {
 	caps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1,%s", s.Width, s.Height, s.Framerate, outputColour)
 	base := fmt.Sprintf("videotestsrc name=base is-live=false pattern=solid-color foreground-color=%d ! capsfilter name=basecaps caps=%s ", 0xff000000|s.background, caps)
