@@ -265,6 +265,13 @@ func (c *Composite) startPipeline() error {
 	c.mu.Lock() // requestKeyframe reads enc from other goroutines
 	c.enc = els[0]
 	c.mu.Unlock()
+	// A new pipeline's gate is open: the Composite is not idle (the
+	// watchdog rebuilds only a pipeline that is fed, but keep the gauge
+	// right whatever calls this).
+	if c.idle {
+		c.set.Metrics.idle(-1)
+		c.idleNow.Store(false)
+	}
 	c.gate, c.pace, c.idle, c.idleSince = els[2], els[3], false, 0
 	p.OnError(func(m gst.Message) {
 		select {
