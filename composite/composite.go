@@ -180,12 +180,12 @@ type Composite struct {
 	stalled    bool         // loop-owned
 	restarts   atomic.Uint64
 	restartAt  int64 // loop-owned: when the video pipeline was last rebuilt, since start
-	// Loop-owned (idle.go): the encoder is not fed; since when no port has
-	// had a sink (0: one has); when the encoder was last fed again.
-	idle      bool
+	// idle.go: the encoder is not fed (set by the loop, read by Stats);
+	// loop-owned: since when no port has had a sink (0: one has), when the
+	// encoder was last fed again.
+	idle      atomic.Bool
 	idleSince int64
 	resumedAt int64
-	idleNow   atomic.Bool // idle, for Stats
 
 	audioState // the audio mixer and the ports' audio settings (audio.go)
 	closeOnce  sync.Once
@@ -268,11 +268,10 @@ func (c *Composite) startPipeline() error {
 	// A new pipeline's gate is open: the Composite is not idle (the
 	// watchdog rebuilds only a pipeline that is fed, but keep the gauge
 	// right whatever calls this).
-	if c.idle {
+	if c.idle.Swap(false) {
 		c.set.Metrics.idle(-1)
-		c.idleNow.Store(false)
 	}
-	c.gate, c.pace, c.idle, c.idleSince = els[2], els[3], false, 0
+	c.gate, c.pace, c.idleSince = els[2], els[3], 0
 	p.OnError(func(m gst.Message) {
 		select {
 		case c.busMsgs <- m:
@@ -567,7 +566,7 @@ type Stats struct {
 
 // Stats returns the output counters.
 func (c *Composite) Stats() Stats {
-	return Stats{Frames: c.outFrames.Load(), MaxGap: time.Duration(c.maxGap.Load()), Restarts: c.restarts.Load(), Latency: time.Duration(c.latency.Load()), Idle: c.idleNow.Load()}
+	return Stats{Frames: c.outFrames.Load(), MaxGap: time.Duration(c.maxGap.Load()), Restarts: c.restarts.Load(), Latency: time.Duration(c.latency.Load()), Idle: c.idle.Load()}
 }
 
 // Settings returns the validated construction settings.
@@ -585,7 +584,7 @@ func (c *Composite) Close() {
 		c.mu.Unlock()
 		close(c.stop)
 		<-c.done
-		if c.idle {
+		if c.idle.Load() {
 			c.set.Metrics.idle(-1)
 		}
 		if am := c.audio.Load(); am != nil {

@@ -35,9 +35,7 @@ func (c *Composite) gateEncoder(now int64) {
 	switch {
 	case consumed:
 		c.idleSince = 0
-		if c.idle {
-			c.idle = false
-			c.idleNow.Store(false)
+		if c.idle.Swap(false) {
 			c.resumedAt = now
 			c.lastOutput.Store(0) // the gap across the idle spell is not one
 			c.gate.SetProperty("drop", false)
@@ -46,14 +44,13 @@ func (c *Composite) gateEncoder(now int64) {
 			c.set.Metrics.idle(-1)
 			c.log.Debug("composite: output has a sink, encoding again")
 		}
-	case c.idle:
+	case c.idle.Load():
 	case c.stalled:
 		c.idleSince = 0 // the watchdog rebuilds a stalled pipeline first
 	case c.idleSince == 0:
 		c.idleSince = now
 	case time.Duration(now-c.idleSince) >= idleAfter:
-		c.idle = true
-		c.idleNow.Store(true)
+		c.idle.Store(true)
 		c.pace.SetProperty("sync", true)
 		c.gate.SetProperty("drop", true)
 		c.set.Metrics.idle(1)

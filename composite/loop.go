@@ -163,7 +163,7 @@ func (c *Composite) watchOutput(now int64, owners map[string]*port) {
 			c.log.Debug("composite: pipeline latency", "latency", lat, "framerate", c.set.Framerate)
 		}
 	}
-	if c.idle {
+	if c.idle.Load() {
 		return // nothing is encoded on purpose (idle.go)
 	}
 	var idle time.Duration

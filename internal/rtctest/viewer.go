@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/miksilo/miksilo/internal/gst"
+	"github.com/miksilo/miksilo/internal/ntp"
 )
 
 // ViewerConfig describes how a viewer decodes.
@@ -179,7 +180,7 @@ func (v *Viewer) lag(tr *webrtc.TrackRemote, ts uint32, now time.Time) {
 	if sr == nil || rate == 0 {
 		return
 	}
-	sampled := ntpTime(sr.NTPTime).Add(time.Duration(float64(int32(ts-sr.RTPTime)) / float64(rate) * float64(time.Second)))
+	sampled := ntp.Time(sr.NTPTime).Add(time.Duration(float64(int32(ts-sr.RTPTime)) / float64(rate) * float64(time.Second)))
 	l := append(v.lags[tr.Kind()], now.Sub(sampled))
 	if len(l) > 200 {
 		l = l[len(l)-200:]
@@ -202,13 +203,6 @@ func (v *Viewer) ClockLag(kind webrtc.RTPCodecType) (time.Duration, int) {
 	}
 	slices.Sort(l)
 	return l[len(l)/2], len(l)
-}
-
-// ntpTime converts an NTP timestamp (RFC 3550 §4: seconds since 1900 in
-// the high 32 bits) to a time.
-func ntpTime(ntp uint64) time.Time {
-	const epoch = 2208988800 // 1900 → 1970
-	return time.Unix(int64(ntp>>32)-epoch, int64((ntp&0xffffffff)*1e9>>32))
 }
 
 func (v *Viewer) readVideo(tr *webrtc.TrackRemote) {

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 
+	"github.com/miksilo/miksilo/internal/ntp"
 	me "github.com/miksilo/miksilo/mediaelements"
 )
 
@@ -94,7 +95,7 @@ func (t *srTranslator) translate(sr *rtcp.SenderReport) {
 	if c == nil {
 		return
 	}
-	ts, rate, ok := c(ntpToTime(sr.NTPTime))
+	ts, rate, ok := c(ntp.Time(sr.NTPTime))
 	if !ok || rate == 0 {
 		t.count.kept.Add(1)
 		return
@@ -133,15 +134,6 @@ func (f srTranslators) NewInterceptor(string) (interceptor.Interceptor, error) {
 	return t, nil
 }
 
-// NTP timestamps (RFC 3550 §4): seconds since 1900 in the high 32 bits.
-const ntpEpochOffset = 2208988800
-
-func ntpToTime(ntp uint64) time.Time {
-	sec := int64(ntp>>32) - ntpEpochOffset
-	frac := (ntp & 0xffffffff) * 1e9 >> 32
-	return time.Unix(sec, int64(frac))
-}
-
 // remoteClock is an inbound stream's SenderClock, from the remote
 // sender's reports. Its NTP times are on the remote's clock, which may be
 // off from ours by any amount; the endpoint's clockOffset moves them onto
@@ -150,7 +142,7 @@ func ntpToTime(ntp uint64) time.Time {
 type remoteClock struct {
 	ssrc   uint32
 	offset *clockOffset
-	last   atomic.Pointer[rtcp.SenderReport]
+	last   atomic.Pointer[me.SenderClock] // the last report, At on the remote's clock
 }
 
 // report takes a sender report of the stream, received at arrival.
@@ -158,20 +150,21 @@ func (r *remoteClock) report(sr *rtcp.SenderReport, arrival time.Time) {
 	if sr.SSRC != r.ssrc || sr.NTPTime == 0 {
 		return
 	}
-	r.offset.sample(arrival.Sub(ntpToTime(sr.NTPTime)), arrival)
-	cp := *sr
-	cp.Reports, cp.ProfileExtensions = nil, nil
-	r.last.Store(&cp)
+	at := ntp.Time(sr.NTPTime)
+	r.offset.sample(arrival.Sub(at), arrival)
+	r.last.Store(&me.SenderClock{SSRC: sr.SSRC, RTP: sr.RTPTime, At: at})
 }
 
 // get is the stream's SenderClock on this server's clock.
 func (r *remoteClock) get() (me.SenderClock, bool) {
-	sr := r.last.Load()
+	c := r.last.Load()
 	off, ok := r.offset.get()
-	if sr == nil || !ok {
+	if c == nil || !ok {
 		return me.SenderClock{}, false
 	}
-	return me.SenderClock{SSRC: sr.SSRC, RTP: sr.RTPTime, At: ntpToTime(sr.NTPTime).Add(off)}, true
+	moved := *c
+	moved.At = c.At.Add(off)
+	return moved, true
 }
 
 // clockOffset estimates how far the remote's NTP clock is behind ours:

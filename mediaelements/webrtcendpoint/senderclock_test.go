@@ -9,21 +9,9 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/miksilo/miksilo/internal/ntp"
 )
-
-func timeToNTP(t time.Time) uint64 {
-	sec := uint64(t.Unix() + ntpEpochOffset)
-	frac := uint64(t.Nanosecond()) << 32 / 1e9
-	return sec<<32 | frac
-}
-
-func TestNTPTime(t *testing.T) {
-	at := time.Date(2026, 11, 21, 20, 30, 0, 123456789, time.UTC)
-	got := ntpToTime(timeToNTP(at))
-	if d := got.Sub(at); d < -time.Microsecond || d > time.Microsecond {
-		t.Fatalf("ntpToTime(timeToNTP(%v)) = %v", at, got)
-	}
-}
 
 // The translator replaces a report's RTP time with the track's clock, on
 // the report's own NTP time; without a clock, with a clock that cannot tell
@@ -46,11 +34,11 @@ func TestSRTranslator(t *testing.T) {
 	tr.set(5, func(time.Time) (uint32, uint32, bool) { return 1, 90000, true })
 	tr.set(5, nil)
 	reports := []rtcp.Packet{
-		&rtcp.SenderReport{SSRC: 1, NTPTime: timeToNTP(now), RTPTime: 90000 * 10},
-		&rtcp.SenderReport{SSRC: 2, NTPTime: timeToNTP(now), RTPTime: 7},
-		&rtcp.SenderReport{SSRC: 3, NTPTime: timeToNTP(now), RTPTime: 90000 * 10},
-		&rtcp.SenderReport{SSRC: 4, NTPTime: timeToNTP(now), RTPTime: 9},
-		&rtcp.SenderReport{SSRC: 5, NTPTime: timeToNTP(now), RTPTime: 11},
+		&rtcp.SenderReport{SSRC: 1, NTPTime: ntp.From(now), RTPTime: 90000 * 10},
+		&rtcp.SenderReport{SSRC: 2, NTPTime: ntp.From(now), RTPTime: 7},
+		&rtcp.SenderReport{SSRC: 3, NTPTime: ntp.From(now), RTPTime: 90000 * 10},
+		&rtcp.SenderReport{SSRC: 4, NTPTime: ntp.From(now), RTPTime: 9},
+		&rtcp.SenderReport{SSRC: 5, NTPTime: ntp.From(now), RTPTime: 11},
 		&rtcp.PictureLossIndication{MediaSSRC: 1},
 	}
 	if _, err := w.Write(reports, nil); err != nil {
@@ -135,10 +123,10 @@ func TestSenderReportsKeepPublisherSync(t *testing.T) {
 			case <-pub.stop:
 				return
 			case now := <-tick.C:
-				ntp := timeToNTP(now.Add(remoteAhead))
+				remoteNow := ntp.From(now.Add(remoteAhead))
 				_ = pub.pc.WriteRTCP([]rtcp.Packet{
-					&rtcp.SenderReport{SSRC: ssrcs[webrtc.RTPCodecTypeVideo], NTPTime: ntp, RTPTime: uint32(int64(now.Sub(t0).Seconds() * 90000))},
-					&rtcp.SenderReport{SSRC: ssrcs[webrtc.RTPCodecTypeAudio], NTPTime: ntp, RTPTime: uint32(int64((now.Sub(t0) - skew).Seconds() * 48000))},
+					&rtcp.SenderReport{SSRC: ssrcs[webrtc.RTPCodecTypeVideo], NTPTime: remoteNow, RTPTime: uint32(int64(now.Sub(t0).Seconds() * 90000))},
+					&rtcp.SenderReport{SSRC: ssrcs[webrtc.RTPCodecTypeAudio], NTPTime: remoteNow, RTPTime: uint32(int64((now.Sub(t0) - skew).Seconds() * 48000))},
 				})
 			}
 		}
@@ -168,7 +156,7 @@ func TestSenderReportsKeepPublisherSync(t *testing.T) {
 						continue
 					}
 					rate := float64(tr.Codec().ClockRate)
-					at := ntpToTime(sr.NTPTime).Add(-time.Duration(float64(int32(sr.RTPTime)) / rate * float64(time.Second)))
+					at := ntp.Time(sr.NTPTime).Add(-time.Duration(float64(int32(sr.RTPTime)) / rate * float64(time.Second)))
 					mu.Lock()
 					zero[tr.Kind()] = append(zero[tr.Kind()], at)
 					mu.Unlock()
