@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"github.com/miksilo/miksilo/internal/sendbatch"
 )
 
 // The media plane: how RTP moves between elements, in Go.
@@ -220,6 +222,34 @@ func (o *Output) WriteRTP(p *rtp.Packet) {
 	o.flow.packetAt(now)
 	for _, in := range *o.sinks.Load() {
 		in.deliver(o, p, now, clock)
+	}
+}
+
+// WriteBurst hands packets that leave together (the RTP packets of one
+// encoded frame) to every attached input, as WriteRTP would one by one,
+// except that each input gets all of them back to back inside a
+// sendbatch hold: a sink that sends them over UDP does so with one
+// sendmmsg(2) instead of one system call per packet. The hold lasts one
+// input's burst, so a receiver's packets leave as soon as they are
+// written, not after every receiver's. The same rules as WriteRTP's hold
+// for the packets.
+func (o *Output) WriteBurst(ps []*rtp.Packet) {
+	if len(ps) == 0 {
+		return
+	}
+	now := time.Now()
+	clock := o.codecClock()
+	o.packets.Add(uint64(len(ps)))
+	o.flow.packetAt(now)
+	for _, in := range *o.sinks.Load() {
+		in.deliverBurst(o, ps, now, clock)
+	}
+}
+
+func (in *Input) deliverBurst(from *Output, ps []*rtp.Packet, now time.Time, clock uint32) {
+	defer sendbatch.Hold()()
+	for _, p := range ps {
+		in.deliver(from, p, now, clock)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"github.com/miksilo/miksilo/internal/sendbatch"
 )
 
 // mediaEnv builds elements straight from the store for media-plane tests.
@@ -116,6 +118,63 @@ func TestFanOutAllocatesNothingPerSink(t *testing.T) {
 	})
 	if allocs > 0 {
 		t.Fatalf("%.1f allocations per packet for 20 sinks", allocs)
+	}
+}
+
+// WriteBurst: each sink gets the whole burst back to back, rewritten as
+// WriteRTP's packets are, inside a send hold that ends with its burst (a
+// PassThrough's own sinks included).
+func TestWriteBurstHoldsEachSinksBurst(t *testing.T) {
+	m := newMediaEnv(t)
+	src, a, b, pt := m.node(), m.node(), m.node(), m.passThrough()
+	c := m.node()
+	m.connect(src, a, Video)
+	m.connect(src, pt, Video)
+	m.connect(pt, c, Video)
+	m.connect(src, b, Video)
+	type got struct {
+		sink string
+		seq  uint16
+		held bool
+	}
+	var mu sync.Mutex
+	var order []got
+	for name, el := range map[string]*PassThrough{"a": a, "b": b, "c": c} {
+		el.Input(Video, "default").SetHandler(func(p *rtp.Packet) {
+			mu.Lock()
+			order = append(order, got{name, p.SequenceNumber, sendbatch.Holding()})
+			mu.Unlock()
+		})
+	}
+	out := src.Output(Video, "default")
+	burst := []*rtp.Packet{pkt(7, 100, 3000, nil), pkt(7, 101, 3000, nil), pkt(7, 102, 3000, nil)}
+	out.WriteBurst(burst)
+	if sendbatch.Holding() {
+		t.Fatal("a hold is left open after the burst")
+	}
+	if len(order) != 9 {
+		t.Fatalf("%d packets delivered, want 3 to each of 3 sinks", len(order))
+	}
+	for i := 0; i < 9; i += 3 {
+		sink := order[i].sink
+		for k, g := range order[i : i+3] {
+			if g.sink != sink {
+				t.Fatalf("deliveries %v: a sink's burst was interleaved with another's", order)
+			}
+			if !g.held {
+				t.Errorf("%s got packet %d outside a send hold", g.sink, k)
+			}
+			if k > 0 && g.seq != order[i+k-1].seq+1 {
+				t.Errorf("%s: sequence %d after %d", g.sink, g.seq, order[i+k-1].seq)
+			}
+		}
+	}
+	if n := out.packets.Load(); n != 3 {
+		t.Errorf("output counted %d packets, want 3", n)
+	}
+	out.WriteBurst(nil) // nothing: no hold, no count
+	if n := out.packets.Load(); n != 3 || len(order) != 9 {
+		t.Errorf("an empty burst counted or delivered something")
 	}
 }
 
