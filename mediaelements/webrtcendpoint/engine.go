@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
+	"github.com/miksilo/miksilo/internal/sendbatch"
 	"log/slog"
 	"net"
 	"strings"
@@ -71,6 +72,21 @@ func newEngine(s Settings) *engine {
 			Name: "miksilo_webrtc_udp_endpoint_drops_total",
 			Help: "Datagrams the kernel dropped on WebRTC endpoints' own UDP sockets (a receive buffer was full: see webrtc.udp_endpoint_buffer).",
 		}, func() float64 { return float64(g.socks.drops()) }))
+		for _, m := range []struct {
+			name, help string
+			value      func(calls, datagrams, errors uint64) uint64
+		}{
+			{"miksilo_webrtc_udp_batch_sends_total", "sendmmsg calls that sent bursts of WebRTC datagrams (a Composite frame's packets for one receiver: internal/sendbatch).",
+				func(c, _, _ uint64) uint64 { return c }},
+			{"miksilo_webrtc_udp_batched_datagrams_total", "WebRTC datagrams sent in bursts by sendmmsg (over miksilo_webrtc_udp_batch_sends_total: the mean burst).",
+				func(_, d, _ uint64) uint64 { return d }},
+			{"miksilo_webrtc_udp_batch_errors_total", "Datagrams of bursts that failed to send (each lost, as a failed single send would be).",
+				func(_, _, e uint64) uint64 { return e }},
+		} {
+			s.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help}, func() float64 {
+				return float64(m.value(sendbatch.Stats()))
+			}))
+		}
 		for clock, n := range map[string]*atomic.Uint64{"source": &g.srCount.translated, "send": &g.srCount.kept} {
 			s.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name:        "miksilo_webrtc_sender_reports_total",
@@ -170,7 +186,11 @@ func (g *engine) openShared() error {
 			g.sizeMuxBuffers(conn, n)
 		}
 		g.muxConn = conn
-		g.mux = webrtc.NewICEUDPMux(pionLogger{g.log}.NewLogger("udpmux"), conn)
+		var pc net.PacketConn = conn
+		if u, ok := conn.(*net.UDPConn); ok {
+			pc = sendbatch.NewConn(u) // bursts leave in one sendmmsg, as on endpoints' own sockets
+		}
+		g.mux = webrtc.NewICEUDPMux(pionLogger{g.log}.NewLogger("udpmux"), pc)
 	}
 	if g.s.TCPPort != 0 {
 		ln, err := net.Listen(tcp, net.JoinHostPort(host, fmt.Sprint(g.s.TCPPort)))

@@ -2,9 +2,9 @@ package webrtcendpoint
 
 import (
 	"fmt"
+	"github.com/miksilo/miksilo/internal/sendbatch"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"syscall"
 
@@ -186,22 +186,13 @@ func (n *socketNet) CreateListenConfig(c *net.ListenConfig) transport.ListenConf
 }
 
 // udpSocket is an endpoint's UDP socket whose drops are counted when it
-// closes. It keeps pion's allocation-free read/write path (ice's
-// AddrPortReaderWriter), which pion uses for a bare *net.UDPConn only.
+// closes and whose writes leave in batches during a sendbatch hold (the
+// Composite's frames). It keeps pion's allocation-free read/write path (ice's
+// AddrPortReaderWriter, which sendbatch.Conn implements).
 type udpSocket struct {
-	*net.UDPConn
+	*sendbatch.Conn
 	set  *socketSet
 	once sync.Once
-}
-
-// ReadFromAddrPort is ice.AddrPortReaderWriter's read.
-func (c *udpSocket) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.ReadFromUDPAddrPort(b)
-}
-
-// WriteToAddrPort is ice.AddrPortReaderWriter's write.
-func (c *udpSocket) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	return c.WriteToUDPAddrPort(b, addr)
 }
 
 // Close counts the socket's drops, then closes it.
@@ -222,7 +213,7 @@ type socketSet struct {
 func newSocketSet() *socketSet { return &socketSet{live: map[*udpSocket]struct{}{}} }
 
 func (s *socketSet) add(c *net.UDPConn) *udpSocket {
-	u := &udpSocket{UDPConn: c, set: s}
+	u := &udpSocket{Conn: sendbatch.NewConn(c), set: s}
 	s.mu.Lock()
 	s.live[u] = struct{}{}
 	s.mu.Unlock()

@@ -1,0 +1,88 @@
+package webrtcendpoint
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/miksilo/miksilo/internal/sendbatch"
+	me "github.com/miksilo/miksilo/mediaelements"
+)
+
+// TestSendBursts: packets written as a burst (Output.WriteBurst, what the
+// Composite does with each frame) leave the endpoint's socket — its own or
+// the UDP mux's — in one sendmmsg, arrive in order, and are counted in the
+// engine's metrics.
+func TestSendBursts(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mux  bool
+	}{{"own sockets", false}, {"UDP mux", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			s := Settings{LoopbackOnly: true, Registerer: reg}
+			if c.mux {
+				s.UDPMuxPort = freeUDPPort(t)
+			}
+			e := newEnvWith(t, s)
+			pl := e.pipeline()
+			src := e.create("PassThrough", map[string]any{"mediaPipeline": pl})
+			ep := e.endpoint(pl, nil)
+			e.connect(src, ep)
+			p := newPeer(t)
+			defer p.close()
+			p.recvOnly()
+			e.negotiate(ep, p)
+			p.awaitConnected()
+
+			o, _ := e.store.Get(src)
+			out := o.(*me.PassThrough).Output(me.Video, "default")
+			out.SetCodec(me.Codec{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, PayloadType: 96})
+			calls0 := metricValue(t, reg, "miksilo_webrtc_udp_batch_sends_total")
+			datagrams0 := metricValue(t, reg, "miksilo_webrtc_udp_batched_datagrams_total")
+			const frames, per = 20, 5
+			seq := uint16(1000)
+			for f := range frames {
+				burst := make([]*rtp.Packet, per)
+				for i := range burst {
+					payload := vp8Delta
+					if f == 0 && i == 0 {
+						payload = vp8Key
+					}
+					burst[i] = &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 42, SequenceNumber: seq,
+						Timestamp: uint32(f * 3000), Marker: i == per-1}, Payload: payload}
+					seq++
+				}
+				out.WriteBurst(burst)
+				time.Sleep(20 * time.Millisecond)
+			}
+			p.awaitRx("the bursts", wait, func(rx map[string]*rxStats) bool {
+				s := rx[webrtc.MimeTypeVP8]
+				return s != nil && len(s.log) >= frames*per
+			})
+			p.mu.Lock()
+			log := p.rx[webrtc.MimeTypeVP8].log
+			for i := 1; i < len(log); i++ {
+				if log[i].seq != log[i-1].seq+1 {
+					t.Errorf("packet %d: sequence %d after %d", i, log[i].seq, log[i-1].seq)
+				}
+			}
+			p.mu.Unlock()
+			calls := metricValue(t, reg, "miksilo_webrtc_udp_batch_sends_total") - calls0
+			datagrams := metricValue(t, reg, "miksilo_webrtc_udp_batched_datagrams_total") - datagrams0
+			t.Logf("%v sendmmsg calls sent %v datagrams", calls, datagrams)
+			if calls < frames || datagrams < frames*per {
+				t.Errorf("%v sendmmsg calls sent %v datagrams, want ≥ %d calls for ≥ %d (one per burst)", calls, datagrams, frames, frames*per)
+			}
+			if datagrams/calls < per-1 {
+				t.Errorf("%.1f datagrams per sendmmsg: the bursts did not leave together", datagrams/calls)
+			}
+			if sendbatch.Holding() {
+				t.Error("a hold is left open")
+			}
+		})
+	}
+}
