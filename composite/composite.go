@@ -285,7 +285,7 @@ func (c *Composite) startPipeline() error {
 		p.Close()
 		return me.NewError(me.CodeUnexpected, "Composite pipeline did not start: %v", err)
 	}
-	if c.sink, err = gst.RunAppSink(els[1], c.outputOf(els[1])); err != nil {
+	if c.sink, err = gst.RunAppSinkBursts(els[1], c.outputOf(els[1])); err != nil {
 		p.Close()
 		return me.NewError(me.CodeUnexpected, "Composite pipeline: %v", err)
 	}
@@ -303,18 +303,42 @@ func (c *Composite) stopPipeline() {
 func (c *Composite) now() int64 { return int64(time.Since(c.start)) }
 
 // outputOf is the appsink handler of one video pipeline (sink is its
-// appsink): onOutput, and the output's clock kept up to date.
-func (c *Composite) outputOf(sink *gogst.Element) func(gst.Sample) {
+// appsink): the packets of each encoded frame go to every port's output
+// as one burst (a viewer's packets of the frame leave in one sendmmsg),
+// and the outputs' clock is kept up to date.
+func (c *Composite) outputOf(sink *gogst.Element) func([]gst.Sample) {
 	var clockAt time.Time // when the clock was last taken from this pipeline
-	return func(s gst.Sample) {
-		pkt, ok := c.onOutput(s)
-		if ok && s.PTS >= 0 && time.Since(clockAt) >= clockRefresh {
+	var pkts []rtp.Packet // reused: sinks keep payloads, not packets
+	var ptrs []*rtp.Packet
+	return func(ss []gst.Sample) {
+		pkts, ptrs = pkts[:0], ptrs[:0]
+		var pts time.Duration = -1
+		for _, s := range ss {
+			pkts = append(pkts, rtp.Packet{})
+			if !c.parseOutput(s, &pkts[len(pkts)-1]) {
+				pkts = pkts[:len(pkts)-1]
+				continue
+			}
+			if s.PTS >= 0 {
+				pts = s.PTS
+			}
+		}
+		if len(pkts) == 0 {
+			return
+		}
+		for i := range pkts {
+			ptrs = append(ptrs, &pkts[i])
+		}
+		for _, o := range *c.outputs.Load() {
+			o.WriteBurst(ptrs)
+		}
+		if last := pkts[len(pkts)-1]; pts >= 0 && time.Since(clockAt) >= clockRefresh {
 			if rt := gst.RunningTime(sink); rt >= 0 {
-				// The packet's timestamp is the payloader's offset plus its
+				// The packets' timestamp is the payloader's offset plus their
 				// buffer's running time (the canvas frame's); that running
 				// time was rt-PTS ago.
 				now := time.Now()
-				c.videoClock.Store(&me.SenderClock{SSRC: pkt.SSRC, RTP: pkt.Timestamp, At: now.Add(s.PTS - rt)})
+				c.videoClock.Store(&me.SenderClock{SSRC: last.SSRC, RTP: last.Timestamp, At: now.Add(pts - rt)})
 				clockAt = now
 			}
 		}
@@ -338,13 +362,12 @@ func (c *Composite) videoSenderClock() (me.SenderClock, bool) {
 	return *sc, true
 }
 
-// onOutput runs on the appsink goroutine for each RTP packet of the
-// encoded canvas: parsed once, the same packet goes to every port.
-func (c *Composite) onOutput(s gst.Sample) (rtp.Packet, bool) {
-	var pkt rtp.Packet
+// parseOutput parses one RTP packet of the encoded canvas (on the appsink
+// goroutine) and counts output frames and their gaps.
+func (c *Composite) parseOutput(s gst.Sample, pkt *rtp.Packet) bool {
 	if err := pkt.Unmarshal(s.Data); err != nil {
 		c.log.Warn("composite: bad RTP from payloader", "err", err)
-		return pkt, false
+		return false
 	}
 	if pkt.Marker {
 		c.set.Metrics.frame()
@@ -356,10 +379,7 @@ func (c *Composite) onOutput(s gst.Sample) (rtp.Packet, bool) {
 		}
 		c.outFrames.Add(1)
 	}
-	for _, o := range *c.outputs.Load() {
-		o.WriteRTP(&pkt)
-	}
-	return pkt, true
+	return true
 }
 
 // PortAdded implements mediaelements.PortObserver.

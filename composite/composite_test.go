@@ -18,6 +18,7 @@ import (
 
 	"github.com/miksilo/miksilo/internal/gst"
 	"github.com/miksilo/miksilo/internal/rtctest"
+	"github.com/miksilo/miksilo/internal/sendbatch"
 	me "github.com/miksilo/miksilo/mediaelements"
 )
 
@@ -575,5 +576,36 @@ func TestIdleWithoutSinks(t *testing.T) {
 	}
 	if evs := e.sink.Events(comp, "Error"); len(evs) != 0 {
 		t.Errorf("Error events: %v", evs)
+	}
+}
+
+// TestOutputBursts: each encoded frame's packets leave for a viewer in one
+// sendmmsg (internal/sendbatch through Output.WriteBurst), and the viewer
+// decodes the pictures.
+func TestOutputBursts(t *testing.T) {
+	e := newEnv(t)
+	pl, comp, _ := e.composite(map[string]any{"width": 320, "height": 240, "framerate": 15, "bitrate": 2_000_000})
+	// Noise: the encoder spends its whole budget, ~17 KB (~14 packets) a frame.
+	e.publisherWith(pl, comp, rtctest.PublisherConfig{Width: 320, Height: 240, FPS: 15, Pattern: "snow"})
+	calls0, datagrams0, _ := sendbatch.Stats()
+	v, _ := e.viewer(pl, comp, 320, 240)
+	if _, err := v.WaitFrame(time.Now(), wait, func(rtctest.Frame) bool { return true }); err != nil {
+		t.Fatalf("the viewer decoded nothing: %v", err)
+	}
+	var calls, datagrams uint64
+	if !eventually(wait, func() bool {
+		c, d, _ := sendbatch.Stats()
+		calls, datagrams = c-calls0, d-datagrams0
+		return calls >= 30
+	}) {
+		t.Fatalf("%d bursts sent with sendmmsg in %v, want 30 (a frame each)", calls, wait)
+	}
+	mean := float64(datagrams) / float64(calls)
+	t.Logf("%d bursts, %d datagrams: %.1f packets per sendmmsg", calls, datagrams, mean)
+	if mean < 4 {
+		t.Errorf("%.1f datagrams per burst: the frames' packets did not leave together", mean)
+	}
+	if _, err := v.WaitFrame(time.Now(), wait, func(rtctest.Frame) bool { return true }); err != nil {
+		t.Fatalf("the viewer stopped decoding: %v", err)
 	}
 }

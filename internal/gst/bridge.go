@@ -410,7 +410,8 @@ type Sample struct {
 // appsink's new-sample callback queues each sample on GStreamer's
 // streaming thread and wakes the goroutine through an eventfd. A sample
 // carrying a buffer list (appsink buffer-list=true: a payloader's packets
-// of one frame) is delivered buffer by buffer, with one wake-up.
+// of one frame) costs one wake-up, and RunAppSinkBursts hands its buffers
+// over together.
 type AppSink struct {
 	elem *gst.Element
 	n    *C.miksilo_notifier
@@ -428,6 +429,18 @@ type AppSink struct {
 // sample gets a fresh slice: fn may keep it. Stop ends the delivery and
 // waits for it.
 func RunAppSink(e *gst.Element, fn func(Sample)) (*AppSink, error) {
+	return RunAppSinkBursts(e, func(ss []Sample) {
+		for _, s := range ss {
+			fn(s)
+		}
+	})
+}
+
+// RunAppSinkBursts is RunAppSink for a consumer that takes the buffers of
+// one sample together: all of a buffer list (a payloader's packets of one
+// frame), or the one buffer. The slice is reused once fn returns; the
+// Data of its Samples are fresh and may be kept.
+func RunAppSinkBursts(e *gst.Element, fn func([]Sample)) (*AppSink, error) {
 	efd, err := newEventFD("appsink")
 	if err != nil {
 		return nil, fmt.Errorf("gst: appsink %s: %w", e.GetName(), err)
@@ -449,16 +462,17 @@ func newEventFD(name string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-func (s *AppSink) loop(fn func(Sample)) {
+func (s *AppSink) loop(fn func([]Sample)) {
 	defer close(s.done)
 	var b [8]byte
+	var burst []Sample
 	for {
 		for {
 			smp := C.miksilo_sink_pop(s.n)
 			if smp == nil {
 				break
 			}
-			deliver(smp, fn)
+			burst = deliver(smp, burst[:0], fn)
 		}
 		// The counter's value does not matter: the queue is drained again.
 		if _, err := s.efd.Read(b[:]); err != nil {
@@ -467,22 +481,29 @@ func (s *AppSink) loop(fn func(Sample)) {
 	}
 }
 
-func deliver(smp *C.GstSample, fn func(Sample)) {
-	defer C.miksilo_sample_free(smp)
+// deliver copies the sample's buffers into burst, frees the sample and
+// hands them to fn; it returns burst for reuse.
+func deliver(smp *C.GstSample, burst []Sample, fn func([]Sample)) []Sample {
 	for i := C.guint(0); ; i++ {
 		var size C.gsize
 		var pts C.gint64
 		var delta C.int
 		buf := C.miksilo_sample_buffer(smp, i, &size, &pts, &delta)
 		if buf == nil {
-			return
+			break
 		}
 		data := make([]byte, int(size))
 		if size > 0 {
 			C.miksilo_buffer_copy(buf, unsafe.Pointer(&data[0]), size)
 		}
-		fn(Sample{Data: data, PTS: time.Duration(pts), Delta: delta != 0})
+		burst = append(burst, Sample{Data: data, PTS: time.Duration(pts), Delta: delta != 0})
 	}
+	C.miksilo_sample_free(smp)
+	if len(burst) > 0 {
+		fn(burst)
+	}
+	clear(burst) // the Data slices belong to fn now
+	return burst
 }
 
 // Dropped is how many samples were dropped because the goroutine fell
