@@ -52,12 +52,13 @@ test-browser: build
 fuzz:
 	@scripts/fuzz.sh $(if $(filter command line,$(origin FUZZTIME)),$(FUZZTIME),5m)
 
-## bench: control-plane load benchmark, the WebRTC fan-out benchmark, the Composite benchmark (writes docs/benchmarks.md), then what an idle Composite costs (printed)
+## bench: control-plane load benchmark, the WebRTC fan-out benchmark, the Composite benchmark (writes docs/benchmarks.md), then what an idle Composite costs and what send batching saves (printed)
 bench: build
 	@scripts/bench.sh
 	@scripts/bench-fanout.sh
 	@scripts/bench-composite.sh
 	@scripts/bench-composite-idle.sh
+	@scripts/bench-sendbatch.sh
 
 ## docs: regenerate the generated docs (docs/api.md, docs/configuration.md)
 docs:
