@@ -163,18 +163,18 @@ func (c *Conn) queueLocked(b []byte, addr netip.AddrPort) {
 func (c *Conn) flushLocked() {
 	ms := c.msgs
 	for len(ms) > 0 {
-		n, err := c.pc.WriteBatch(ms, 0)
+		n, _ := c.pc.WriteBatch(ms, 0)
 		if n > 0 {
 			stats.calls.Add(1)
 			stats.datagrams.Add(uint64(n))
+			ms = ms[min(n, len(ms)):]
+			continue
 		}
-		if err != nil || n <= 0 {
-			// sendmmsg reports an error only when its first datagram
-			// failed: that one is dropped, the rest are tried again.
-			stats.errors.Add(1)
-			n = max(n, 0) + 1
-		}
-		ms = ms[min(n, len(ms)):]
+		// sendmmsg fails only when its first datagram fails (a partial
+		// send returns the count): that one is dropped, as a failed
+		// sendto's would be, and the rest are tried again.
+		stats.errors.Add(1)
+		ms = ms[1:]
 	}
 	clear(c.msgs)
 	c.msgs = c.msgs[:0]
