@@ -77,7 +77,9 @@ func TestSendBursts(t *testing.T) {
 			if calls < frames || datagrams < frames*per {
 				t.Errorf("%v sendmmsg calls sent %v datagrams, want ≥ %d calls for ≥ %d (one per burst)", calls, datagrams, frames, frames*per)
 			}
-			if datagrams/calls < per-1 {
+			// Other datagrams written during a hold (RTCP, STUN) may leave
+			// in calls of their own: the mean stays well above 1.
+			if datagrams/calls < 2 {
 				t.Errorf("%.1f datagrams per sendmmsg: the bursts did not leave together", datagrams/calls)
 			}
 			if sendbatch.Holding() {
