@@ -43,6 +43,7 @@ func webrtcSettings(c config.WebRTCConfig, log *slog.Logger, reg prometheus.Regi
 		STUNServer:        c.STUNServer,
 		TURNURL:           c.TURNURL,
 		LoopbackOnly:      c.LoopbackOnly,
+		NoSendBatching:    !c.SendBatching,
 		Logger:            log,
 		Registerer:        reg,
 	}

@@ -48,6 +48,7 @@ type WebRTCConfig struct {
 	STUNServer        string `yaml:"stun_server"`         // host[:port]
 	TURNURL           string `yaml:"turn_url"`            // user:password@host:port[?transport=…]
 	LoopbackOnly      bool   `yaml:"loopback_only"`       // 127.0.0.1 candidates only (tests)
+	SendBatching      bool   `yaml:"send_batching"`       // a burst's datagrams in one sendmmsg per socket
 }
 
 // NAT1To1List returns the NAT 1:1 IPs as a list.

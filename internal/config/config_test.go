@@ -43,7 +43,7 @@ func TestDefault(t *testing.T) {
 		Limits:   LimitsConfig{MaxMessageBytes: 1048576, MaxObjectsPerSession: 10000, MaxObjects: 100000, EventQueue: 4096},
 		Auth:     AuthConfig{Token: ""},
 		Metadata: "",
-		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20, UDPEndpointBuffer: 1 << 20},
+		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20, UDPEndpointBuffer: 1 << 20, SendBatching: true},
 		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
 	}
 	if got := Default(); got != want {
@@ -86,7 +86,7 @@ func TestLoad(t *testing.T) {
 		Limits:   LimitsConfig{MaxMessageBytes: 65536, MaxObjectsPerSession: 10, MaxObjects: 20, EventQueue: 30},
 		Auth:     AuthConfig{Token: "s3cret"},
 		Metadata: "hello",
-		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20, UDPEndpointBuffer: 1 << 20},
+		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20, UDPEndpointBuffer: 1 << 20, SendBatching: true},
 		Shutdown: ShutdownConfig{Timeout: 90 * time.Second},
 	}
 	with := func(f func(*Config)) Config {
@@ -153,6 +153,21 @@ func TestLoad(t *testing.T) {
 				*c = full
 				c.Addr, c.Log.Level, c.Limits.MaxObjects = ":6000", "error", 50
 			}),
+		},
+		{
+			name: "send batching off by env",
+			env:  map[string]string{"MIKSILO_WEBRTC_SEND_BATCHING": "false"},
+			want: with(func(c *Config) { c.WebRTC.SendBatching = false }),
+		},
+		{
+			name: "send batching off by yaml",
+			yaml: "webrtc:\n  send_batching: false\n",
+			want: with(func(c *Config) { c.WebRTC.SendBatching = false }),
+		},
+		{
+			name: "send batching off by flag",
+			args: []string{"-webrtc-send-batching=false"},
+			want: with(func(c *Config) { c.WebRTC.SendBatching = false }),
 		},
 		{
 			name: "a flag given with its default value still overrides",

@@ -133,6 +133,11 @@ func settings() []setting {
 			bind: boolField(func(c *Config) *bool { return &c.WebRTC.LoopbackOnly }, false),
 		},
 		{
+			key: "webrtc.send_batching", env: "MIKSILO_WEBRTC_SEND_BATCHING", flag: "webrtc-send-batching",
+			doc:  "send the packets of a burst (a Composite frame, for each viewer) with one sendmmsg system call per socket instead of one sendto each; false = one system call per packet (to compare)",
+			bind: boolField(func(c *Config) *bool { return &c.WebRTC.SendBatching }, true),
+		},
+		{
 			key: "shutdown.timeout", env: "MIKSILO_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout",
 			doc:  "graceful drain before forcing close",
 			bind: durationField(func(c *Config) *time.Duration { return &c.Shutdown.Timeout }, 10*time.Second, nonNegative[time.Duration]),

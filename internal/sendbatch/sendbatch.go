@@ -83,6 +83,7 @@ type Conn struct {
 	*net.UDPConn
 	pc *ipv4.PacketConn // sendmmsg; takes IPv6 destinations too (the socket's family decides)
 
+	direct bool // never queue (NewDirectConn)
 	listed bool // in waiting; under mu
 
 	qmu   sync.Mutex // the queue; held while it is sent, so the socket's order is kept
@@ -94,6 +95,12 @@ type Conn struct {
 // NewConn wraps c.
 func NewConn(c *net.UDPConn) *Conn {
 	return &Conn{UDPConn: c, pc: ipv4.NewPacketConn(c)}
+}
+
+// NewDirectConn wraps c without batching: every write is its own system
+// call, holds or not (batching switched off).
+func NewDirectConn(c *net.UDPConn) *Conn {
+	return &Conn{UDPConn: c, direct: true}
 }
 
 // ReadFromAddrPort is ice.AddrPortReaderWriter's read.
@@ -118,6 +125,9 @@ func (c *Conn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 // (then it reports len(b) and no error: a datagram the later sendmmsg
 // fails to send is counted in Stats, and lost as a failed sendto's is).
 func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	if c.direct {
+		return c.UDPConn.WriteToUDPAddrPort(b, addr)
+	}
 	if holds.Load() > 0 {
 		mu.Lock()
 		if holds.Load() > 0 { // holds changes under mu: a release flushes after this

@@ -74,6 +74,22 @@ func TestWithoutHoldSendsAtOnce(t *testing.T) {
 	}
 }
 
+// A direct Conn (batching switched off) writes at once, holds or not.
+func TestDirectConnNeverQueues(t *testing.T) {
+	c, rx, to := pair(t)
+	d := NewDirectConn(c.UDPConn)
+	calls, _, _ := Stats()
+	release := Hold()
+	defer release()
+	if _, err := d.WriteToAddrPort([]byte("now"), to); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, rx, "now")
+	if now, _, _ := Stats(); now != calls {
+		t.Errorf("a direct Conn used sendmmsg")
+	}
+}
+
 func TestHoldSendsTheBurstOnRelease(t *testing.T) {
 	c, rx, to := pair(t)
 	calls, datagrams, _ := Stats()

@@ -187,7 +187,7 @@ func (g *engine) openShared() error {
 		}
 		g.muxConn = conn
 		var pc net.PacketConn = conn
-		if u, ok := conn.(*net.UDPConn); ok {
+		if u, ok := conn.(*net.UDPConn); ok && !g.s.NoSendBatching {
 			pc = sendbatch.NewConn(u) // bursts leave in one sendmmsg, as on endpoints' own sockets
 		}
 		g.mux = webrtc.NewICEUDPMux(pionLogger{g.log}.NewLogger("udpmux"), pc)
@@ -422,7 +422,7 @@ func (g *engine) newAPI(o overrides) (*webrtc.API, error) {
 	}
 	// Every API opens its sockets through a socketNet (socketnet.go): DSCP,
 	// buffer sizes, drop counting, interfaces listed at each gathering.
-	n, err := newSocketNet(tos, g.s.UDPEndpointBuffer, g.socks, g.log)
+	n, err := newSocketNet(tos, g.s.UDPEndpointBuffer, !g.s.NoSendBatching, g.socks, g.log)
 	if err != nil {
 		return nil, err
 	}

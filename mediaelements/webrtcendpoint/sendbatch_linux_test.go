@@ -15,15 +15,16 @@ import (
 // TestSendBursts: packets written as a burst (Output.WriteBurst, what the
 // Composite does with each frame) leave the endpoint's socket — its own or
 // the UDP mux's — in one sendmmsg, arrive in order, and are counted in the
-// engine's metrics.
+// engine's metrics; with batching off (webrtc.send_batching false) they
+// arrive the same, one system call each.
 func TestSendBursts(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		mux  bool
-	}{{"own sockets", false}, {"UDP mux", true}} {
+		name    string
+		mux, on bool
+	}{{"own sockets", false, true}, {"UDP mux", true, true}, {"own sockets, batching off", false, false}, {"UDP mux, batching off", true, false}} {
 		t.Run(c.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			s := Settings{LoopbackOnly: true, Registerer: reg}
+			s := Settings{LoopbackOnly: true, Registerer: reg, NoSendBatching: !c.on}
 			if c.mux {
 				s.UDPMuxPort = freeUDPPort(t)
 			}
@@ -74,6 +75,12 @@ func TestSendBursts(t *testing.T) {
 			calls := metricValue(t, reg, "miksilo_webrtc_udp_batch_sends_total") - calls0
 			datagrams := metricValue(t, reg, "miksilo_webrtc_udp_batched_datagrams_total") - datagrams0
 			t.Logf("%v sendmmsg calls sent %v datagrams", calls, datagrams)
+			if !c.on {
+				if calls != 0 {
+					t.Errorf("batching off, yet %v sendmmsg calls", calls)
+				}
+				return
+			}
 			if calls < frames || datagrams < frames*per {
 				t.Errorf("%v sendmmsg calls sent %v datagrams, want ≥ %d calls for ≥ %d (one per burst)", calls, datagrams, frames, frames*per)
 			}

@@ -46,6 +46,10 @@ type Settings struct {
 	// LoopbackOnly gathers only 127.0.0.1 candidates (UDP, and TCP with
 	// TCPPort), without mDNS (tests).
 	LoopbackOnly bool
+	// NoSendBatching makes every UDP write its own system call: bursts
+	// (Output.WriteBurst) are then not sent with one sendmmsg
+	// (internal/sendbatch).
+	NoSendBatching bool
 	// Logger receives pion's own log lines (at Debug, errors at Warn).
 	Logger *slog.Logger
 	// Registerer, when not nil, gets the endpoints' metrics

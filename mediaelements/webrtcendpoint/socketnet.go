@@ -33,13 +33,14 @@ type socketNet struct {
 	mu  sync.Mutex
 	std *stdnet.Net // its interface list is read and refreshed under mu
 
-	tos   int // IP TOS byte (dscp << 2); -1: no marking
-	buf   int // bytes; 0: the system's default
+	tos   int  // IP TOS byte (dscp << 2); -1: no marking
+	buf   int  // bytes; 0: the system's default
+	batch bool // writes leave in batches during sendbatch holds
 	socks *socketSet
 	log   *slog.Logger
 }
 
-func newSocketNet(tos, buf int, socks *socketSet, log *slog.Logger) (*socketNet, error) {
+func newSocketNet(tos, buf int, batch bool, socks *socketSet, log *slog.Logger) (*socketNet, error) {
 	std, err := stdnet.NewNet()
 	if err != nil {
 		return nil, err
@@ -47,7 +48,7 @@ func newSocketNet(tos, buf int, socks *socketSet, log *slog.Logger) (*socketNet,
 	if socks == nil {
 		socks = newSocketSet()
 	}
-	return &socketNet{std: std, tos: tos, buf: buf, socks: socks, log: log}, nil
+	return &socketNet{std: std, tos: tos, buf: buf, batch: batch, socks: socks, log: log}, nil
 }
 
 var (
@@ -100,7 +101,7 @@ func (n *socketNet) adopt(c *net.UDPConn) *udpSocket {
 		rcv, snd, err := setSocketBuffers(c, n.buf)
 		n.socks.reportSize(n.log, n.buf, rcv, snd, err)
 	}
-	return n.socks.add(c)
+	return n.socks.add(c, n.batch)
 }
 
 // ListenPacket implements transport.Net (server-reflexive gathering).
@@ -212,8 +213,12 @@ type socketSet struct {
 
 func newSocketSet() *socketSet { return &socketSet{live: map[*udpSocket]struct{}{}} }
 
-func (s *socketSet) add(c *net.UDPConn) *udpSocket {
-	u := &udpSocket{Conn: sendbatch.NewConn(c), set: s}
+func (s *socketSet) add(c *net.UDPConn, batch bool) *udpSocket {
+	conn := sendbatch.NewDirectConn(c)
+	if batch {
+		conn = sendbatch.NewConn(c)
+	}
+	u := &udpSocket{Conn: conn, set: s}
 	s.mu.Lock()
 	s.live[u] = struct{}{}
 	s.mu.Unlock()

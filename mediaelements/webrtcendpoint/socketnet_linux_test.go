@@ -208,7 +208,7 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 // testSocketNet is a socketNet logging nowhere.
 func testSocketNet(t *testing.T, tos, buf int, socks *socketSet) *socketNet {
 	t.Helper()
-	n, err := newSocketNet(tos, buf, socks, slog.New(slog.DiscardHandler))
+	n, err := newSocketNet(tos, buf, true, socks, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
