@@ -63,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.taskset, "taskset", "", "baseline: CPU list gst-launch-1.0 is pinned to (taskset -c)")
 	fs.StringVar(&cfg.failFrame, "fail-frame", "", "PNG file for the viewer's last decoded picture when the output does not show every input in time")
 	fs.IntVar(&cfg.round, "round", 0, "round number written into the result (the script interleaves Miksilo and gst-launch rounds; 0 = none)")
+	fs.IntVar(&cfg.extraViewers, "extra-viewers", 0, "miksilo: this many more viewers of the output, which only receive it (what fanning the Composite out costs)")
 	fs.BoolVar(&makeOnly, "make-clips", false, "encode the input clips into -clip-dir (when missing) and exit")
 	fs.StringVar(&rc.results, "render", "", "render mode: JSON-lines results file to turn into the docs section")
 	fs.StringVar(&rc.doc, "doc", "docs/benchmarks.md", "render mode: markdown file whose composite section is replaced")
@@ -141,6 +142,9 @@ func (r *result) human() string {
 	} else {
 		s += fmt.Sprintf("; output %.1f fps, %.0f kb/s VP8 (%.1f%% of %d kb/s), largest gap %.0f ms; latency p50 %.1f / p95 %.1f / max %.1f ms over %d input frames (%d unmatched); %d/%d input frames shown; %d unreadable regions; %d PLIs",
 			r.OutFPS, r.VP8Kbps, r.BitratePct, r.TargetBps/1000, r.MaxGapMs, r.LatP50Ms, r.LatP95Ms, r.LatMaxMs, r.LatencyN, r.Unmatched, r.InputsShown, r.InputsSent, r.Unreadable, r.PLIs)
+		if r.ExtraViewers > 0 {
+			s += fmt.Sprintf("; %d extra viewers, the least served %.0f kb/s", r.ExtraViewers, r.ExtraMinKbps)
+		}
 		if r.IdleCPU > 0 {
 			s += fmt.Sprintf("; idle Composite %.1f%%", r.IdleCPU)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -8,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/miksilo/miksilo/bench/internal/kurento"
 	"github.com/miksilo/miksilo/internal/gst"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -411,3 +413,40 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 func sortDurations(d []time.Duration) { sort.Slice(d, func(i, j int) bool { return d[i] < d[j] }) }
 
 var errNoMedia = errors.New("no output media")
+
+// drainViewer is an extra viewer of the Composite's output: a pion peer whose endpoint is fed by
+// port, counting the RTP payload it receives and nothing more.
+type drainViewer struct {
+	pc    *webrtc.PeerConnection
+	bytes atomic.Int64
+}
+
+func newDrainViewer(ctx context.Context, api *webrtc.API, k *kurento.Client, port string) (*drainViewer, error) {
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	d := &drainViewer{pc: pc}
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		go func() {
+			for {
+				p, _, err := t.ReadRTP()
+				if err != nil {
+					return
+				}
+				d.bytes.Add(int64(len(p.Payload)))
+			}
+		}()
+	})
+	if _, err := k.Negotiate(ctx, pc, func(ep string) error { return k.Connect(ctx, port, ep) }); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *drainViewer) close() { _ = d.pc.Close() }

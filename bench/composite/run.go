@@ -41,6 +41,7 @@ type runConfig struct {
 	failFrame    string // PNG to write the viewer's last decoded picture to when the set-up fails
 	taskset      string // baseline: CPUs for gst-launch (taskset -c), "" = not pinned
 	round        int    // written into the result; 0 = not part of interleaved rounds
+	extraViewers int    // miksilo: more viewers of the output that only receive (the fan-out's cost)
 }
 
 func (c *runConfig) validate() error {
@@ -48,6 +49,9 @@ func (c *runConfig) validate() error {
 	case "miksilo", "loopback", "baseline":
 	default:
 		return fmt.Errorf("-mode %q: want miksilo, loopback or baseline", c.mode)
+	}
+	if c.extraViewers < 0 || (c.extraViewers > 0 && c.mode != "miksilo") {
+		return fmt.Errorf("-extra-viewers %d: want ≥ 0, and only with -mode miksilo", c.extraViewers)
 	}
 	switch {
 	case c.width < 64 || c.height < 64 || c.width%4 != 0 || c.height%2 != 0:
@@ -105,6 +109,10 @@ type result struct {
 	ViewerLost  int64   `json:"viewer_lost,omitempty"`  // output packets the viewer never got (after NACKs), window
 	Resyncs     int64   `json:"resyncs,omitempty"`      // the viewer's key-frame waits after a loss, whole run
 	ClipFrames  int     `json:"clip_frames,omitempty"`
+	// -extra-viewers: how many, and the output bitrate the least served of them received (RTP
+	// payload, window).
+	ExtraViewers int     `json:"extra_viewers,omitempty"`
+	ExtraMinKbps float64 `json:"extra_min_kbps,omitempty"`
 
 	// gst-launch.
 	Launch      string  `json:"launch,omitempty"`
@@ -215,6 +223,7 @@ func runMiksilo(ctx context.Context, cfg runConfig, clips [][][]byte, log io.Wri
 			rx.readTrack(t, vpc)
 		}()
 	})
+	var viewPort string
 	if _, err := k.Negotiate(sctx, vpc, func(ep string) error {
 		if hub == "" {
 			return k.Connect(sctx, pubEPs[0], ep)
@@ -223,11 +232,24 @@ func runMiksilo(ctx context.Context, cfg runConfig, clips [][][]byte, log io.Wri
 		if err != nil {
 			return err
 		}
+		viewPort = port
 		return k.Connect(sctx, port, ep)
 	}); err != nil {
 		return nil, fmt.Errorf("viewer: %w", err)
 	}
 	defer vpc.Close()
+	// Extra viewers: the same port's output, each to a WebRtcEndpoint of its own, received and
+	// dropped.
+	extra := make([]*drainViewer, cfg.extraViewers)
+	for i := range extra {
+		d, err := newDrainViewer(sctx, api, k, viewPort)
+		if err != nil {
+			return nil, fmt.Errorf("extra viewer %d: %w", i, err)
+		}
+		defer d.close()
+		extra[i] = d
+	}
+	res.ExtraViewers = len(extra)
 	for i, ch := range up {
 		select {
 		case <-ch:
@@ -305,9 +327,19 @@ func runMiksilo(ctx context.Context, cfg runConfig, clips [][][]byte, log io.Wri
 	if err != nil {
 		return nil, err
 	}
+	extraA := make([]int64, len(extra))
+	for i, d := range extra {
+		extraA[i] = d.bytes.Load()
+	}
 	rx.setOpen(true)
 	sleep(ctx, cfg.duration)
 	rx.setOpen(false)
+	for i, d := range extra {
+		kbps := round1(float64(d.bytes.Load()-extraA[i]) * 8 / cfg.duration.Seconds() / 1000)
+		if i == 0 || kbps < res.ExtraMinKbps {
+			res.ExtraMinKbps = kbps
+		}
+	}
 	cpuB, err := procstat.TakeSnap(cfg.serverPID)
 	if err != nil {
 		return nil, err
