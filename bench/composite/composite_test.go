@@ -386,3 +386,19 @@ func TestViewerLoss(t *testing.T) {
 		t.Fatalf("a late packet counted as %d lost", v.lostPackets-5)
 	}
 }
+
+// -extra-viewers only with Miksilo, and not negative.
+func TestExtraViewersValidation(t *testing.T) {
+	base := runConfig{mode: "miksilo", addr: "127.0.0.1:8888", clipFrames: 150, width: 1280, height: 720, bitrate: 2_000_000, duration: time.Second, setupTimeout: time.Second}
+	for _, c := range []struct {
+		mode  string
+		extra int
+		ok    bool
+	}{{"miksilo", 30, true}, {"miksilo", 0, true}, {"miksilo", -1, false}, {"baseline", 30, false}, {"loopback", 1, false}} {
+		cfg := base
+		cfg.mode, cfg.extraViewers = c.mode, c.extra
+		if err := cfg.validate(); (err == nil) != c.ok {
+			t.Errorf("-mode %s -extra-viewers %d: validate() = %v", c.mode, c.extra, err)
+		}
+	}
+}
