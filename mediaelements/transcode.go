@@ -33,10 +33,11 @@ type Transcoder interface {
 	// Write hands a source packet to the transcoder. It must copy what it
 	// keeps and never block (it runs on the source's goroutine).
 	Write(p *rtp.Packet)
-	// OnPacket sets the consumer of transcoded packets; it is called on one
-	// goroutine of the transcoder's, with a fresh packet each time. Set it
-	// before the first Write.
-	OnPacket(fn func(p *rtp.Packet))
+	// OnPackets sets the consumer of transcoded packets; it is called on one
+	// goroutine of the transcoder's with the packets that leave together
+	// (one encoded frame's, or one), fresh packets each time; the slice
+	// itself may be reused after fn returns. Set it before the first Write.
+	OnPackets(fn func(ps []*rtp.Packet))
 	// OnKeyframeNeeded sets how the transcoder asks its source for a
 	// keyframe (its decoder lost sync or just started).
 	OnKeyframeNeeded(fn func())
@@ -48,7 +49,7 @@ type Transcoder interface {
 	// stopped). Called on a goroutine of the transcoder's, never from Write.
 	OnError(fn func(err error))
 	// Close stops the transcoder and waits for its goroutines. It is never
-	// called from inside an OnPacket callback.
+	// called from inside an OnPackets callback.
 	Close()
 }
 
@@ -132,7 +133,7 @@ func (o *Output) acquireTranscoder(s *Store, c, a Codec) (*txLink, error) {
 	l.in = &Input{elem: o.elem, typ: o.typ, desc: o.desc, hidden: true}
 	l.in.rw.ssrc = randomSSRC()
 	l.in.flow.timeout = s.flowTO
-	tc.OnPacket(l.out.WriteRTP)
+	tc.OnPackets(l.out.WriteBurst) // a frame's packets leave each viewer in one sendmmsg
 	tc.OnKeyframeNeeded(o.RequestKeyframe)
 	elem := o.elem
 	tc.OnError(func(err error) {

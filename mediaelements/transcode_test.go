@@ -60,7 +60,7 @@ type fakeTranscoder struct {
 	forced   chan struct{}
 
 	mu       sync.Mutex
-	onPacket func(*rtp.Packet)
+	onPacket func([]*rtp.Packet)
 	onKF     func()
 	onErr    func(error)
 	seq      uint16
@@ -93,16 +93,20 @@ func (t *fakeTranscoder) run() {
 				Payload: append([]byte(t.to.MimeType+":"), payload...)}
 			t.mu.Unlock()
 			if fn != nil {
-				fn(p)
+				fn([]*rtp.Packet{p})
 			}
 		}
 	}
 }
 
-func (t *fakeTranscoder) OnPacket(fn func(*rtp.Packet)) { t.mu.Lock(); t.onPacket = fn; t.mu.Unlock() }
-func (t *fakeTranscoder) OnKeyframeNeeded(fn func())    { t.mu.Lock(); t.onKF = fn; t.mu.Unlock() }
-func (t *fakeTranscoder) ForceKeyframe()                { t.forced <- struct{}{} }
-func (t *fakeTranscoder) OnError(fn func(error))        { t.mu.Lock(); t.onErr = fn; t.mu.Unlock() }
+func (t *fakeTranscoder) OnPackets(fn func([]*rtp.Packet)) {
+	t.mu.Lock()
+	t.onPacket = fn
+	t.mu.Unlock()
+}
+func (t *fakeTranscoder) OnKeyframeNeeded(fn func()) { t.mu.Lock(); t.onKF = fn; t.mu.Unlock() }
+func (t *fakeTranscoder) ForceKeyframe()             { t.forced <- struct{}{} }
+func (t *fakeTranscoder) OnError(fn func(error))     { t.mu.Lock(); t.onErr = fn; t.mu.Unlock() }
 
 // fail plays the transcoder's pipeline failing.
 func (t *fakeTranscoder) fail(err error) {
@@ -506,9 +510,10 @@ func TestTranscodedFanOutAllocatesNothingPerSink(t *testing.T) {
 	write := tc.onPacket
 	tc.mu.Unlock()
 	p := pkt(5, 0, 0, make([]byte, 100))
+	burst := []*rtp.Packet{p}
 	allocs := testing.AllocsPerRun(200, func() {
 		p.SequenceNumber++
-		write(p)
+		write(burst)
 	})
 	if allocs > 0 {
 		t.Fatalf("%.1f allocations per transcoded packet for 20 sinks", allocs)

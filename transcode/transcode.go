@@ -7,7 +7,7 @@
 //
 //	appsrc (RTP of the source codec; live, do-timestamp, non-blocking, leaky)
 //	! rtpjitterbuffer ! depayloader ! decoder ! convert ! encoder ! payloader
-//	! appsink → RTP packets → OnPacket
+//	! appsink → RTP packets, a frame's together → OnPackets
 //
 // Video: VP8 ↔ H.264 (constrained baseline, packetization-mode=1), VP9 →
 // VP8/H.264. Audio: Opus ↔ PCMU/PCMA. The video encoders run real-time
@@ -181,7 +181,7 @@ func (f *Factory) Describe(from, to me.Codec) (string, error) {
 		"appsrc name=src format=time is-live=true do-timestamp=true block=false max-bytes=4000000 leaky-type=downstream caps=%q"+
 			" ! rtpjitterbuffer latency=%d do-lost=true"+
 			" ! %s name=depay ! %s name=dec ! %s ! %s ! %s name=pay"+
-			" ! appsink name=sink sync=false async=false max-buffers=500 drop=true",
+			" ! appsink name=sink sync=false async=false max-buffers=500 drop=true buffer-list=true",
 		caps, f.jitter.Milliseconds(), in.depay, dec, convert, enc, fmt.Sprintf(out.pay, to.PayloadType)), nil
 }
 
@@ -280,7 +280,8 @@ func (t *Transcoder) start(gen int) (*pipe, error) {
 		pp.close()
 		return nil, err
 	}
-	if pp.sink, err = gst.RunAppSink(els[2], t.pulled); err != nil {
+	var burst []*rtp.Packet // this incarnation's appsink goroutine's
+	if pp.sink, err = gst.RunAppSinkBursts(els[2], func(ss []gst.Sample) { burst = t.pulled(ss, burst[:0]) }); err != nil {
 		pp.close()
 		return nil, err
 	}
@@ -340,7 +341,7 @@ type Transcoder struct {
 	cur    atomic.Pointer[pipe]
 	failed chan failure
 
-	onPacket atomic.Pointer[func(*rtp.Packet)]
+	onPacket atomic.Pointer[func([]*rtp.Packet)]
 	onKF     atomic.Pointer[func()]
 	onErr    atomic.Pointer[func(error)]
 
@@ -382,9 +383,11 @@ func (t *Transcoder) Write(p *rtp.Packet) {
 	}
 }
 
-// OnPacket sets the consumer of transcoded packets (called on the
-// transcoder's appsink goroutine, a fresh packet each time).
-func (t *Transcoder) OnPacket(fn func(p *rtp.Packet)) { t.onPacket.Store(&fn) }
+// OnPackets sets the consumer of transcoded packets (called on the
+// transcoder's appsink goroutine with the packets the payloader pushed
+// together: one encoded frame's, or one; fresh packets each time, the
+// slice reused).
+func (t *Transcoder) OnPackets(fn func(ps []*rtp.Packet)) { t.onPacket.Store(&fn) }
 
 // OnKeyframeNeeded sets how the transcoder asks its source for a keyframe.
 func (t *Transcoder) OnKeyframeNeeded(fn func()) { t.onKF.Store(&fn) }
@@ -418,16 +421,27 @@ func (t *Transcoder) Stats() Stats {
 		Restarts: t.restarts.Load(), Stopped: t.gaveUp.Load()}
 }
 
-func (t *Transcoder) pulled(s gst.Sample) {
-	p := &rtp.Packet{}
-	if err := p.Unmarshal(s.Data); err != nil {
-		t.bad.Add(1)
-		return
+// pulled parses what the appsink delivered together (a buffer list: one
+// frame's packets) into ps and hands it on as one burst; it returns ps for
+// reuse.
+func (t *Transcoder) pulled(ss []gst.Sample, ps []*rtp.Packet) []*rtp.Packet {
+	for _, s := range ss {
+		p := &rtp.Packet{}
+		if err := p.Unmarshal(s.Data); err != nil {
+			t.bad.Add(1)
+			continue
+		}
+		ps = append(ps, p)
 	}
-	t.out.Add(1)
+	if len(ps) == 0 {
+		return ps
+	}
+	t.out.Add(uint64(len(ps)))
 	if fn := t.onPacket.Load(); fn != nil {
-		(*fn)(p)
+		(*fn)(ps)
 	}
+	clear(ps) // the packets belong to fn now
+	return ps
 }
 
 // Keyframe requests towards the source: what the depayloader or decoder
@@ -549,7 +563,7 @@ func (t *Transcoder) recover(f failure, recent []time.Time) []time.Time {
 }
 
 // Close stops the transcoder and waits for its goroutines. Not to be called
-// from inside an OnPacket callback.
+// from inside an OnPackets callback.
 func (t *Transcoder) Close() {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)

@@ -175,6 +175,59 @@ func checkSolid(t *testing.T, f []byte, w, h int) {
 	}
 }
 
+// each adapts a per-packet consumer to OnPackets.
+func each(fn func(*rtp.Packet)) func([]*rtp.Packet) {
+	return func(ps []*rtp.Packet) {
+		for _, p := range ps {
+			fn(p)
+		}
+	}
+}
+
+// TestFramesLeaveTogether: a frame the encoder splits over several RTP
+// packets reaches OnPackets in one call (the payloader's buffer list: a VP8
+// frame, an H.264 NAL unit's fragments), so the media plane sends it to each
+// viewer as one burst.
+func TestFramesLeaveTogether(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		from, to me.Codec
+		encode   string
+	}{
+		{"VP8 to H264", vp8, h264, "vp8enc name=enc deadline=1 target-bitrate=2000000 ! rtpvp8pay pt=96 mtu=1200"},
+		{"H264 to VP8", h264, vp8, "x264enc name=enc tune=zerolatency speed-preset=ultrafast bitrate=2000 ! video/x-h264,profile=constrained-baseline ! rtph264pay pt=102 config-interval=-1 mtu=1200"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTranscoder(t, NewFactory(WithVideoBitrate(2_000_000)), tc.from, tc.to)
+			var calls, packets, multi atomic.Int64
+			tr.OnPackets(func(ps []*rtp.Packet) {
+				calls.Add(1)
+				packets.Add(int64(len(ps)))
+				if len(ps) > 1 {
+					multi.Add(1)
+					for i, p := range ps {
+						// One frame's packets (H.264: one NAL unit's fragments;
+						// the frame's marker comes with its last NAL unit).
+						if p.Timestamp != ps[0].Timestamp || (p.Marker && i != len(ps)-1) {
+							t.Errorf("a burst of %d: packet %d has timestamp %d (first %d), marker %v", len(ps), i, p.Timestamp, ps[0].Timestamp, p.Marker)
+						}
+					}
+				}
+			})
+			// Noise: every frame takes many packets at 2 Mb/s.
+			startSource(t, "videotestsrc is-live=true pattern=snow ! video/x-raw,width=320,height=240,framerate=15/1 ! "+tc.encode, tr.Write)
+			deadline := time.Now().Add(wait)
+			for multi.Load() < 10 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d calls of %d packets, %d of more than one packet, in %v: frames do not leave together", calls.Load(), packets.Load(), multi.Load(), wait)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Logf("%d calls, %d packets: %.1f per call", calls.Load(), packets.Load(), float64(packets.Load())/float64(calls.Load()))
+		})
+	}
+}
+
 const testPattern = "videotestsrc is-live=true pattern=solid-color foreground-color=%d ! video/x-raw,width=160,height=120,framerate=15/1 ! "
 
 // isKeyframe reports whether an RTP payload starts a keyframe.
@@ -265,11 +318,17 @@ func TestVideoTranscoding(t *testing.T) {
 			dec := startDecoder(t, tc.decCaps, tc.decode)
 			tr := newTranscoder(t, NewFactory(WithVideoBitrate(300_000)), tc.from, tc.to)
 			var keyframes atomic.Int64
-			tr.OnPacket(func(p *rtp.Packet) {
-				if isKeyframe(tc.to, p.Payload) {
-					keyframes.Add(1)
+			var bursts atomic.Int64 // of more than one packet
+			tr.OnPackets(func(ps []*rtp.Packet) {
+				if len(ps) > 1 {
+					bursts.Add(1)
 				}
-				dec.write(p)
+				for _, p := range ps {
+					if isKeyframe(tc.to, p.Payload) {
+						keyframes.Add(1)
+					}
+					dec.write(p)
+				}
 			})
 			startSource(t, fmt.Sprintf(testPattern, argb)+tc.encode, tr.Write)
 
@@ -308,7 +367,7 @@ func TestKeyframeNeededAsksTheSource(t *testing.T) {
 	dec := startDecoder(t, "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102",
 		"rtph264depay ! avdec_h264 ! videoconvert ! video/x-raw,format=RGB")
 	tr := newTranscoder(t, NewFactory(), vp8, h264)
-	tr.OnPacket(dec.write)
+	tr.OnPackets(each(dec.write))
 	asked := make(chan struct{}, 100)
 	tr.OnKeyframeNeeded(func() { asked <- struct{}{} })
 	var skip atomic.Int64
@@ -360,7 +419,7 @@ func TestAudioTranscoding(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dec := startDecoder(t, tc.decCaps, tc.decode+" ! audioconvert ! audio/x-raw,format=S16LE,channels=1")
 			tr := newTranscoder(t, NewFactory(), tc.from, tc.to)
-			tr.OnPacket(dec.write)
+			tr.OnPackets(each(dec.write))
 			rate := 48000
 			if tc.from.ClockRate == 8000 {
 				rate = 8000
@@ -417,7 +476,7 @@ func TestUnsupportedPairs(t *testing.T) {
 func TestCloseWhileWriting(t *testing.T) {
 	tr := newTranscoder(t, NewFactory(), vp8, h264)
 	var out atomic.Int64
-	tr.OnPacket(func(*rtp.Packet) { out.Add(1) })
+	tr.OnPackets(func(ps []*rtp.Packet) { out.Add(int64(len(ps))) })
 	startSource(t, fmt.Sprintf(testPattern, argb)+"vp8enc name=enc deadline=1 ! rtpvp8pay pt=96", tr.Write) // goes on after Close: ignored
 	deadline := time.Now().Add(wait)
 	for out.Load() == 0 {
@@ -457,7 +516,7 @@ func TestPipelineErrorRestarts(t *testing.T) {
 	dec := startDecoder(t, "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102",
 		"rtph264depay ! avdec_h264 ! videoconvert ! video/x-raw,format=RGB")
 	tr := newTranscoder(t, NewFactory(WithVideoBitrate(300_000)), vp8, h264)
-	tr.OnPacket(dec.write)
+	tr.OnPackets(each(dec.write))
 	errs := make(chan error, 10)
 	tr.OnError(func(err error) { errs <- err })
 	var src atomic.Pointer[rtpSource]
