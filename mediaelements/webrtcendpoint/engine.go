@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
-	"github.com/miksilo/miksilo/internal/sendbatch"
 	"log/slog"
 	"net"
 	"strings"
@@ -25,6 +24,8 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/miksilo/miksilo/internal/sendbatch"
 )
 
 // engine is the pion side shared by every WebRtcEndpoint of a server: one

@@ -2,7 +2,6 @@ package webrtcendpoint
 
 import (
 	"fmt"
-	"github.com/miksilo/miksilo/internal/sendbatch"
 	"log/slog"
 	"net"
 	"sync"
@@ -11,6 +10,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/transport/v4"
 	"github.com/pion/transport/v4/stdnet"
+
+	"github.com/miksilo/miksilo/internal/sendbatch"
 )
 
 // socketNet is the network layer (transport.Net) through which pion opens
