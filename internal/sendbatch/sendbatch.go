@@ -89,6 +89,7 @@ type Conn struct {
 	qmu   sync.Mutex // the queue; held while it is sent, so the socket's order is kept
 	msgs  []ipv4.Message
 	bufs  [][]byte // reused copies, one per queued message
+	iov   [][]byte // bufs[i] again: message i's Buffers is iov[i:i+1], no slice allocated per datagram
 	addrs []net.UDPAddr
 }
 
@@ -159,14 +160,16 @@ func (c *Conn) queueLocked(b []byte, addr netip.AddrPort) {
 	i := len(c.msgs)
 	if i == len(c.bufs) {
 		c.bufs = append(c.bufs, nil)
+		c.iov = append(c.iov, nil)
 		c.addrs = append(c.addrs, net.UDPAddr{})
 	}
 	c.bufs[i] = append(c.bufs[i][:0], b...)
+	c.iov[i] = c.bufs[i]
 	a := &c.addrs[i]
 	if ip := addr.Addr(); a.Port != int(addr.Port()) || a.Zone != ip.Zone() || !a.IP.Equal(ip.AsSlice()) {
 		*a = net.UDPAddr{IP: ip.AsSlice(), Port: int(addr.Port()), Zone: ip.Zone()}
 	}
-	c.msgs = append(c.msgs, ipv4.Message{Buffers: [][]byte{c.bufs[i]}, Addr: a})
+	c.msgs = append(c.msgs, ipv4.Message{Buffers: c.iov[i : i+1 : i+1], Addr: a})
 }
 
 // flushLocked sends the queue, under qmu.
