@@ -212,7 +212,11 @@ static void miksilo_notifier_close(miksilo_notifier *n) {
 // miksilo_bus_sync takes every message off the bus into the notifier's
 // queue. (Passing it on and only waking Go would race: the bus calls the
 // sync handler before it queues the message, so Go could look before it
-// is there and then sleep with it queued.)
+// is there and then sleep with it queued.) Returning GST_BUS_DROP leaves the
+// bus's reference to the handler: the queue keeps it (Go's pop takes it
+// over), or it is dropped here once closed. A message holds its source
+// element, so a leaked reference keeps that element, and a pipeline's own
+// state changes keep the pipeline, alive for good.
 static GstBusSyncReply miksilo_bus_sync(GstBus *bus, GstMessage *m, gpointer p) {
 	miksilo_notifier *n = p;
 	gboolean wake = FALSE;
@@ -226,12 +230,15 @@ static GstBusSyncReply miksilo_bus_sync(GstBus *bus, GstMessage *m, gpointer p) 
 		gst_message_parse_stream_status(m, &t, &owner);
 		if (t == GST_STREAM_STATUS_TYPE_ENTER) prctl(PR_SET_TIMERSLACK, MIKSILO_STREAM_TIMER_SLACK_NS, 0, 0, 0);
 	}
+	gboolean queued = FALSE;
 	g_mutex_lock(&n->lock);
 	if (!n->closed) {
-		g_queue_push_tail(&n->q, gst_message_ref(m));
+		g_queue_push_tail(&n->q, m);
+		queued = TRUE;
 		wake = n->q.length == 1;
 	}
 	miksilo_unlock_notify(n, wake);
+	if (!queued) gst_message_unref(m);
 	return GST_BUS_DROP;
 }
 

@@ -90,6 +90,7 @@ func Parse(name, description string, log *slog.Logger) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gst: %s: %w", name, err)
 	}
+	Track(p.Object, KindPipeline)
 	return &Pipeline{Pipeline: p, name: name, log: log, done: make(chan struct{})}, nil
 }
 
