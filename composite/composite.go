@@ -292,12 +292,25 @@ func (c *Composite) startPipeline() error {
 	return nil
 }
 
+// stopPipeline stops the video pipeline and lets go of it: the inputs' probes
+// and the compositor's signal handler hold Go callbacks in go-gst's and
+// go-glib's process-wide tables, which would keep everything alive. Called
+// from the loop (rebuild) or after it ended (Close).
 func (c *Composite) stopPipeline() {
 	if c.sink != nil {
 		c.sink.Stop()
 		c.sink = nil
 	}
 	c.pipe.Close()
+	c.mu.Lock()
+	ports := append(append([]*port(nil), c.ports...), c.removed...)
+	c.mu.Unlock()
+	for _, p := range ports {
+		if p.bin != nil {
+			p.bin.unprobe()
+		}
+	}
+	c.pads.close()
 }
 
 func (c *Composite) now() int64 { return int64(time.Since(c.start)) }
@@ -373,9 +386,11 @@ func (c *Composite) parseOutput(s gst.Sample, pkt *rtp.Packet) bool {
 		c.set.Metrics.frame()
 		now := c.now()
 		if prev := c.lastOutput.Swap(now); prev != 0 && c.outFrames.Load() > 1 {
-			if gap := now - prev; gap > c.maxGap.Load() {
+			gap := now - prev
+			if gap > c.maxGap.Load() {
 				c.maxGap.Store(gap)
 			}
+			c.set.Metrics.frameInterval(float64(gap) / 1e9)
 		}
 		c.outFrames.Add(1)
 	}

@@ -230,6 +230,7 @@ func (c *Composite) restartVideo(now int64, owners map[string]*port) {
 		p.src.Store(nil) // packets wake the loop until a new bin exists
 		if p.bin != nil {
 			c.set.Metrics.inputUp(-1)
+			p.bin.unprobe()
 		}
 		p.bin = nil // the bin dies with the old pipeline
 		p.retryAt = 0

@@ -108,6 +108,7 @@ func newCompositor(p *gst.Pipeline, s Settings) (*gogst.Element, error) {
 		bg = "black" // under the colour layer
 	}
 	mix.SetArg("background", bg)
+	gst.Track(mix.Object, gst.KindElement)
 	if err := p.Add(mix); err != nil {
 		return nil, err
 	}
@@ -191,6 +192,7 @@ type inputBin struct {
 	bin    *gogst.Bin
 	src    *gst.AppSrc
 	pad    *gogst.Pad // the compositor's request pad
+	probed *gogst.Pad // the appsrc's src pad, which carries probe
 	probe  uint64
 	placed Region // what is applied to pad (zero: hidden)
 	shown  bool
@@ -204,6 +206,7 @@ func addInput(p *gst.Pipeline, mix *gogst.Element, prefix, codec string, onKeyfr
 	if err != nil {
 		return nil, fmt.Errorf("input bin: %w", err)
 	}
+	gst.Track(bin.Object, gst.KindElement)
 	srcElem, err := bin.GetElementByName(prefix + "_src")
 	if err != nil {
 		return nil, fmt.Errorf("input bin: %w", err)
@@ -216,6 +219,7 @@ func addInput(p *gst.Pipeline, mix *gogst.Element, prefix, codec string, onKeyfr
 	// the first one) with an upstream force-key-unit event that ends at the
 	// appsrc: pass it to the port's source.
 	if sp := srcElem.GetStaticPad("src"); sp != nil {
+		ib.probed = sp
 		ib.probe = sp.AddProbe(gogst.PadProbeTypeEventUpstream, func(_ *gogst.Pad, info *gogst.PadProbeInfo) gogst.PadProbeReturn {
 			if ev := info.GetEvent(); ev != nil && ev.Type() == gogst.EventTypeCustomUpstream && ev.HasName("GstForceKeyUnit") {
 				onKeyframe()
@@ -276,7 +280,8 @@ func (ib *inputBin) place(pads *padBatch, r *Region) {
 // re-layout. The signal is only emitted while a batch waits
 // (emit-signals), so a steady layout costs no call into Go per frame.
 type padBatch struct {
-	mix *gogst.Element
+	mix    *gogst.Element
+	signal *gst.Signal // samples-selected
 
 	mu      sync.Mutex
 	pending map[*inputBin]*Region // nil region: hide
@@ -286,11 +291,22 @@ type padBatch struct {
 
 func newPadBatch(mix *gogst.Element) (*padBatch, error) {
 	b := &padBatch{mix: mix, pending: map[*inputBin]*Region{}}
-	// No parameters: nothing of the signal's is converted into Go values.
-	if _, err := mix.Connect("samples-selected", b.apply); err != nil {
+	// Nothing of the signal's parameters is converted into Go values.
+	sig, err := gst.ConnectSamplesSelected(mix, b.apply)
+	if err != nil {
 		return nil, fmt.Errorf("compositor samples-selected: %w", err)
 	}
+	b.signal = sig
 	return b, nil
+}
+
+// close disconnects the handler, which refers to b and b to the compositor:
+// connected, it would keep the compositor alive after its pipeline is gone.
+func (b *padBatch) close() {
+	b.signal.Disconnect()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.pending)
 }
 
 // set queues an input's placement (the newest one wins).
@@ -346,12 +362,24 @@ func (b *padBatch) apply() {
 // released first (waking a streaming thread waiting in it), then the bin
 // is stopped and dropped. The rest of the pipeline keeps playing.
 func (ib *inputBin) remove(p *gst.Pipeline, mix *gogst.Element) {
+	ib.unprobe()
 	if ib.pad != nil {
 		mix.ReleaseRequestPad(ib.pad)
 		ib.pad = nil
 	}
 	_ = ib.bin.SetState(gogst.StateNull)
 	_ = p.Remove(ib.bin.Element)
+}
+
+// unprobe removes the keyframe probe. go-gst keeps a probe's Go callback in
+// a process-wide table until the probe is removed, and the callback refers
+// to the Composite: a probe left in place keeps the Composite, its pipelines
+// and every input that ever joined from being freed. Safe to call twice.
+func (ib *inputBin) unprobe() {
+	if ib.probed != nil {
+		ib.probed.RemoveProbe(ib.probe)
+		ib.probed = nil
+	}
 }
 
 // silence is a logger that discards, for nil loggers.

@@ -112,6 +112,9 @@ func TestHTTPEndpoints(t *testing.T) {
 		`miksilo_websocket_connections 1`,
 		`miksilo_composite_frames_total 0`,
 		`miksilo_composite_inputs 0`,
+		`miksilo_composite_frame_interval_seconds_count 0`,
+		`miksilo_gstreamer_objects{kind="pipeline"}`,
+		`miksilo_gstreamer_objects{kind="element"}`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(metrics, want) {

@@ -579,6 +579,9 @@ func (m *Mixer) addLinked(elems []*gst.Element) error {
 	if err := m.pipe.AddMany(elems...); err != nil {
 		return fmt.Errorf("audiomix: add: %w", err)
 	}
+	for _, e := range elems {
+		igst.Track(e.Object, igst.KindElement)
+	}
 	for i := 0; i+1 < len(elems); i++ {
 		if err := elems[i].Link(elems[i+1]); err != nil {
 			m.drop(elems)
