@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -597,5 +598,54 @@ func TestReportKeepsNewestFailure(t *testing.T) {
 	case f := <-tr.failed:
 		t.Fatalf("a second failure queued: %+v", f)
 	default:
+	}
+}
+
+// TestClosedTranscoderIsFreed: a transcoder that ran and was closed leaves
+// no GStreamer pipeline behind once its wrappers are collected.
+func TestClosedTranscoderIsFreed(t *testing.T) {
+	pipelines := func(want int) int {
+		deadline := time.Now().Add(3 * time.Second)
+		for gst.Alive(gst.KindPipeline) > want && time.Now().Before(deadline) {
+			runtime.GC()
+			time.Sleep(20 * time.Millisecond)
+		}
+		return gst.Alive(gst.KindPipeline)
+	}
+	base := pipelines(0) // whatever earlier tests still hold
+	var write atomic.Pointer[func(*rtp.Packet)] // the source outlives the transcoder
+	func() {
+		tc, err := NewFactory(WithVideoBitrate(300_000)).New(vp8, h264, nil)
+		if errors.Is(err, gst.ErrMissingPlugin) {
+			t.Skip(err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tc.(*Transcoder)
+		var out atomic.Int64
+		tr.OnPackets(func(ps []*rtp.Packet) { out.Add(int64(len(ps))) })
+		w := tr.Write
+		write.Store(&w)
+		startSource(t, fmt.Sprintf(testPattern, argb)+"vp8enc name=enc deadline=1 keyframe-max-dist=1000 ! rtpvp8pay pt=96 mtu=1200", func(p *rtp.Packet) {
+			if w := write.Load(); w != nil {
+				(*w)(p)
+			}
+		})
+		deadline := time.Now().Add(wait)
+		for out.Load() < 10 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if out.Load() < 10 {
+			t.Fatalf("%d packets out", out.Load())
+		}
+		if n := gst.Alive(gst.KindPipeline); n < base+2 {
+			t.Fatalf("the running transcoder's pipeline is not counted (%d alive, %d before it and the source)", n, base)
+		}
+		write.Store(nil)
+		tr.Close()
+	}()
+	if n := pipelines(base + 1); n != base+1 { // the source's is left
+		t.Fatalf("%d pipelines alive after the transcoder's Close, %d with the source alone: %+v", n, base+1, gst.AliveObjects())
 	}
 }
