@@ -7,8 +7,10 @@ package gst
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 // miksilo_push copies n bytes into a new buffer and hands it to appsrc
@@ -73,6 +75,11 @@ typedef struct {
 	guint64 dropped;
 	gint refs;         // Go's and GStreamer's (the callbacks' destroy notify)
 	gint writers;      // eventfd writes in flight outside the lock (atomic)
+	// bus only: streaming threads whose owner element's name has prefix and
+	// suffix run at that nice value (set before the pipeline starts, read
+	// by the sync handler on the threads as they start)
+	struct { gchar *prefix, *suffix; int nice; } nice[4];
+	int nnice;
 } miksilo_notifier;
 
 static void miksilo_notifier_unref(gpointer p) {
@@ -80,6 +87,10 @@ static void miksilo_notifier_unref(gpointer p) {
 	if (!g_atomic_int_dec_and_test(&n->refs)) return;
 	GstMiniObject *o;
 	while ((o = g_queue_pop_head(&n->q)) != NULL) gst_mini_object_unref(o);
+	for (int i = 0; i < n->nnice; i++) {
+		g_free(n->nice[i].prefix);
+		g_free(n->nice[i].suffix);
+	}
 	g_cond_clear(&n->room);
 	g_mutex_clear(&n->lock);
 	g_free(n);
@@ -228,7 +239,17 @@ static GstBusSyncReply miksilo_bus_sync(GstBus *bus, GstMessage *m, gpointer p) 
 		GstStreamStatusType t;
 		GstElement *owner = NULL;
 		gst_message_parse_stream_status(m, &t, &owner);
-		if (t == GST_STREAM_STATUS_TYPE_ENTER) prctl(PR_SET_TIMERSLACK, MIKSILO_STREAM_TIMER_SLACK_NS, 0, 0, 0);
+		if (t == GST_STREAM_STATUS_TYPE_ENTER) {
+			prctl(PR_SET_TIMERSLACK, MIKSILO_STREAM_TIMER_SLACK_NS, 0, 0, 0);
+			const gchar *name = owner != NULL ? GST_OBJECT_NAME(owner) : NULL;
+			for (int i = 0; name != NULL && i < n->nnice; i++) {
+				if (g_str_has_prefix(name, n->nice[i].prefix) && g_str_has_suffix(name, n->nice[i].suffix)) {
+					// Linux: who 0 is the calling thread, not the process.
+					setpriority(PRIO_PROCESS, 0, n->nice[i].nice);
+					break;
+				}
+			}
+		}
 	}
 	gboolean queued = FALSE;
 	g_mutex_lock(&n->lock);
@@ -242,6 +263,15 @@ static GstBusSyncReply miksilo_bus_sync(GstBus *bus, GstMessage *m, gpointer p) 
 	return GST_BUS_DROP;
 }
 
+// miksilo_bus_nice adds a thread priority rule (before the pipeline starts).
+static void miksilo_bus_nice(miksilo_notifier *n, const char *prefix, const char *suffix, int nice) {
+	if (n->nnice >= (int)G_N_ELEMENTS(n->nice)) return;
+	n->nice[n->nnice].prefix = g_strdup(prefix);
+	n->nice[n->nnice].suffix = g_strdup(suffix);
+	n->nice[n->nnice].nice = nice;
+	n->nnice++;
+}
+
 static GstMessage *miksilo_bus_pop(miksilo_notifier *n) {
 	g_mutex_lock(&n->lock);
 	GstMessage *m = g_queue_pop_head(&n->q);
@@ -249,10 +279,10 @@ static GstMessage *miksilo_bus_pop(miksilo_notifier *n) {
 	return m;
 }
 
-static miksilo_notifier *miksilo_bus_start(void *bus, int efd) {
-	miksilo_notifier *n = miksilo_notifier_new(efd);
+// miksilo_bus_start installs the notifier n (from miksilo_notifier_new, its
+// rules added) as the bus's sync handler.
+static void miksilo_bus_start(void *bus, miksilo_notifier *n) {
 	gst_bus_set_sync_handler(GST_BUS(bus), miksilo_bus_sync, n, miksilo_notifier_unref);
-	return n;
 }
 
 static int miksilo_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
@@ -548,12 +578,19 @@ type busNotifier struct {
 	efd *os.File
 }
 
-func startBusNotifier(bus *gst.Bus) (*busNotifier, error) {
+func startBusNotifier(bus *gst.Bus, nice []ThreadNice) (*busNotifier, error) {
 	efd, err := newEventFD("bus")
 	if err != nil {
 		return nil, err
 	}
-	n := C.miksilo_bus_start(unsafe.Pointer(bus.Instance()), C.int(efd.Fd()))
+	n := C.miksilo_notifier_new(C.int(efd.Fd()))
+	for _, r := range nice {
+		p, s := C.CString(r.Prefix), C.CString(r.Suffix)
+		C.miksilo_bus_nice(n, p, s, C.int(r.Nice))
+		C.free(unsafe.Pointer(p))
+		C.free(unsafe.Pointer(s))
+	}
+	C.miksilo_bus_start(unsafe.Pointer(bus.Instance()), n)
 	runtime.KeepAlive(bus)
 	return &busNotifier{n: n, efd: efd}, nil
 }

@@ -1,7 +1,10 @@
 package gst
 
 import (
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,5 +118,66 @@ func TestTrackCountsUntilFinalised(t *testing.T) {
 	}()
 	if e := collect(KindElement, e0); e != e0 {
 		t.Fatalf("Alive = %d after the element's last reference went, want %d", e, e0)
+	}
+}
+
+// threadNice is the nice value of this process's thread named comm (-100:
+// none such).
+func threadNice(t *testing.T, comm string) int {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		c, err := os.ReadFile("/proc/self/task/" + task.Name() + "/comm")
+		if err != nil || strings.TrimSpace(string(c)) != comm {
+			continue
+		}
+		st, err := os.ReadFile("/proc/self/task/" + task.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised comm: state is field 3, nice field 19.
+		f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+		n, err := strconv.Atoi(f[16])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return -100
+}
+
+// TestThreadNice: a streaming thread whose owner's name matches a rule runs
+// at the rule's nice value from its start, others at the default.
+func TestThreadNice(t *testing.T) {
+	p, err := Parse("nice", "videotestsrc is-live=true name=pa_src ! fakesink  videotestsrc is-live=true name=other ! fakesink", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.SetThreadNice(ThreadNice{Prefix: "pa", Suffix: "_src", Nice: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitPlaying(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := threadNice(t, "pa_src:src"); n != 7 {
+		t.Errorf("pa_src's thread: nice %d, want 7", n)
+	}
+	if n := threadNice(t, "other:src"); n != 0 {
+		t.Errorf("other's thread: nice %d, want 0", n)
+	}
+	if err := p.SetThreadNice(ThreadNice{Prefix: "x", Nice: 1}); err == nil {
+		t.Error("SetThreadNice after Start succeeded")
+	}
+	q, _ := Parse("nice2", "fakesrc ! fakesink", nil)
+	defer q.Close()
+	if err := q.SetThreadNice(ThreadNice{Prefix: "x", Nice: 20}); err == nil {
+		t.Error("nice 20 accepted")
 	}
 }

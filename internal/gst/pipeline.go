@@ -77,7 +77,37 @@ type Pipeline struct {
 	started bool
 	closed  bool
 	bus     *busNotifier // set by the first Start
+	nice    []ThreadNice
 	done    chan struct{}
+}
+
+// ThreadNice lowers (or, with the privilege, raises) the scheduling priority
+// of the streaming threads whose owner element's name starts with Prefix and
+// ends with Suffix: Linux nice values, -20…19, 0 being the default.
+type ThreadNice struct {
+	Prefix, Suffix string
+	Nice           int
+}
+
+// SetThreadNice sets the pipeline's thread priority rules (at most four,
+// the first match wins); only before the first Start. A thread's priority is
+// set as it starts, elements added later included.
+func (p *Pipeline) SetThreadNice(rules ...ThreadNice) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started {
+		return fmt.Errorf("gst: %s: thread priorities after Start", p.name)
+	}
+	if len(rules) > 4 {
+		return fmt.Errorf("gst: %s: %d thread priority rules, at most 4", p.name, len(rules))
+	}
+	for _, r := range rules {
+		if r.Nice < -20 || r.Nice > 19 {
+			return fmt.Errorf("gst: %s: nice %d outside -20…19", p.name, r.Nice)
+		}
+	}
+	p.nice = append([]ThreadNice(nil), rules...)
+	return nil
 }
 
 // Parse builds a pipeline from a gst-launch description.
@@ -140,10 +170,11 @@ func (p *Pipeline) Start() error {
 	}
 	first := !p.started
 	p.started = true
+	nice := p.nice
 	p.mu.Unlock()
 	if first {
 		p.distributeClock()
-		bn, err := startBusNotifier(p.GetPipelineBus())
+		bn, err := startBusNotifier(p.GetPipelineBus(), nice)
 		if err != nil {
 			return fmt.Errorf("gst: %s: bus: %w", p.name, err)
 		}
