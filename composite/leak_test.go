@@ -1,7 +1,10 @@
 package composite
 
 import (
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +35,8 @@ func alive() (pipelines, elements int) {
 	return pipelines, elements
 }
 
-// TestReleaseFreesGStreamer: after a Composite has run with inputs (video
+// TestReleaseFreesGStreamer (and, while it runs, the inputs' decoding
+// threads at inputNice): after a Composite has run with inputs (video
 // and audio, one with mix-minus), lost one input to a released HubPort while
 // its media flowed and been released with its pipeline, none of its
 // GStreamer elements is alive: not the pipelines (compositor, encoder, audio
@@ -100,6 +104,15 @@ func runComposite(t *testing.T) {
 	if !eventually(wait, func() bool { return testutil.ToFloat64(e.metrics.inputs) == 2 && v.Frames() > 10 }) {
 		t.Fatalf("inputs %v, viewer frames %d: the Composite did not run", testutil.ToFloat64(e.metrics.inputs), v.Frames())
 	}
+	if n := inputThreadNice(t); len(n) == 0 {
+		t.Error("no input decoding thread (p<N>_src:src) found")
+	} else {
+		for comm, v := range n {
+			if v != inputNice {
+				t.Errorf("%s runs at nice %d, want %d", comm, v, inputNice)
+			}
+		}
+	}
 	var h dto.Metric
 	if err := e.metrics.intervals.Write(&h); err != nil {
 		t.Fatal(err)
@@ -120,4 +133,31 @@ func runComposite(t *testing.T) {
 		t.Fatal("no output")
 	}
 	e.release(pipeline)
+}
+
+// inputThreadNice maps this process's input decoding threads (p<N>_src:src)
+// to their nice values.
+func inputThreadNice(t *testing.T) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		c, err := os.ReadFile("/proc/self/task/" + task.Name() + "/comm")
+		comm := strings.TrimSpace(string(c))
+		if err != nil || !strings.HasPrefix(comm, "p") || !strings.HasSuffix(comm, "_src:src") {
+			continue
+		}
+		st, err := os.ReadFile("/proc/self/task/" + task.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+		if n, err := strconv.Atoi(f[16]); err == nil {
+			out[comm+"/"+task.Name()] = n
+		}
+	}
+	return out
 }
