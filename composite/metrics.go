@@ -40,8 +40,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "miksilo_composite_idle", Help: "Composites encoding nothing because no port's output has a sink.",
 		}),
 		intervals: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "miksilo_composite_frame_interval_seconds",
-			Help: "Time between two consecutive output frames of a Composite, taken as they leave the encoder (33 ms at 30 fps; above 0.1 s a viewer sees a freeze).",
+			Name:    "miksilo_composite_frame_interval_seconds",
+			Help:    "Time between two consecutive output frames of a Composite, taken as they leave the encoder (33 ms at 30 fps; above 0.1 s a viewer sees a freeze).",
 			Buckets: []float64{0.02, 0.04, 0.05, 0.067, 0.1, 0.15, 0.25, 0.5, 1, 2},
 		}),
 	}

@@ -116,4 +116,3 @@ func AliveObjects() []AliveObject {
 	}
 	return out
 }
-
