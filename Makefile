@@ -7,7 +7,7 @@ BIN   := bin/miksilo
 ADDR  ?= 127.0.0.1:8888
 FUZZTIME ?= 15s
 
-.PHONY: all build run deps test-deps test test-go test-fuzz test-compat test-browser fuzz bench docs vet clean
+.PHONY: all build run deps test-deps test test-go test-fuzz test-compat test-browser fuzz bench soak docs vet clean
 
 all: build
 
@@ -53,6 +53,9 @@ fuzz:
 	@scripts/fuzz.sh $(if $(filter command line,$(origin FUZZTIME)),$(FUZZTIME),5m)
 
 ## bench: control-plane load benchmark, the WebRTC fan-out benchmark, the Composite benchmark (writes docs/benchmarks.md), then what an idle Composite costs and what send batching saves (printed)
+soak: build
+	@scripts/soak.sh
+
 bench: build
 	@scripts/bench.sh
 	@scripts/bench-fanout.sh

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ type Client struct {
 	nextID  uint64
 	pending map[uint64]chan rpcReply
 	events  map[string]func(json.RawMessage) // object id → IceCandidateFound handler
+	onEvent map[string]func(json.RawMessage) // object id + "/" + event type → Subscribe's handler
 	session string
 	readErr error
 
@@ -48,7 +50,8 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Client{ws: ws, pending: make(map[uint64]chan rpcReply), events: make(map[string]func(json.RawMessage))}
+	k := &Client{ws: ws, pending: make(map[uint64]chan rpcReply), events: make(map[string]func(json.RawMessage)),
+		onEvent: make(map[string]func(json.RawMessage))}
 	go k.readLoop()
 	v, err := k.Call(ctx, "create", map[string]any{"type": "MediaPipeline", "constructorParams": map[string]any{}, "properties": map[string]any{}})
 	if err != nil {
@@ -95,9 +98,13 @@ func (k *Client) readLoop() {
 		if msg.Method == "onEvent" {
 			k.mu.Lock()
 			h := k.events[msg.Params.Value.Object]
+			sub := k.onEvent[msg.Params.Value.Object+"/"+msg.Params.Value.Type]
 			k.mu.Unlock()
 			if h != nil && msg.Params.Value.Type == "IceCandidateFound" {
 				h(msg.Params.Value.Data)
+			}
+			if sub != nil {
+				sub(msg.Params.Value.Data)
 			}
 			continue
 		}
@@ -190,6 +197,37 @@ func (k *Client) Create(ctx context.Context, typ string, params map[string]any) 
 		return "", fmt.Errorf("create %s: result %s: %w", typ, v, err)
 	}
 	return id, nil
+}
+
+// Subscribe subscribes to object's events of type typ; h gets each event's data, on the
+// client's read goroutine (it must not block).
+func (k *Client) Subscribe(ctx context.Context, object, typ string, h func(json.RawMessage)) error {
+	k.mu.Lock()
+	k.onEvent[object+"/"+typ] = h
+	k.mu.Unlock()
+	if _, err := k.Call(ctx, "subscribe", map[string]any{"object": object, "type": typ}); err != nil {
+		k.mu.Lock()
+		delete(k.onEvent, object+"/"+typ)
+		k.mu.Unlock()
+		return fmt.Errorf("subscribe %s: %w", typ, err)
+	}
+	return nil
+}
+
+// Release releases object and forgets its event handlers.
+func (k *Client) Release(ctx context.Context, object string) error {
+	k.mu.Lock()
+	delete(k.events, object)
+	for key := range k.onEvent {
+		if strings.HasPrefix(key, object+"/") {
+			delete(k.onEvent, key)
+		}
+	}
+	k.mu.Unlock()
+	if _, err := k.Call(ctx, "release", map[string]any{"object": object}); err != nil {
+		return fmt.Errorf("release %s: %w", object, err)
+	}
+	return nil
 }
 
 // Connect connects source's media to sink (all media types, as kurento-client's connect(sink)).

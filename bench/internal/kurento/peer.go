@@ -11,7 +11,8 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// NewLoopbackAPI is the pion configuration of the load generators' peers: VP8 (+ RTX) only, the
+// NewLoopbackAPI is the pion configuration of the load generators' peers: VP8 (+ RTX) and Opus
+// (used only by peers that add an audio transceiver), the
 // interceptors a browser-like endpoint runs (NACK generator and responder, RTCP sender and
 // receiver reports) and ICE restricted to IPv4 loopback host candidates (no mDNS, no STUN).
 func NewLoopbackAPI() (*webrtc.API, error) {
@@ -27,6 +28,13 @@ func NewLoopbackAPI() (*webrtc.API, error) {
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96"},
 		PayloadType:        97,
 	}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+			SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType: 111,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
