@@ -163,14 +163,33 @@ func renderSection(rc renderConfig, rep *report) string {
 	p("| five largest gaps, ms | %s |\n", floats(rep.VideoWorstMS))
 	p("| output timestamps stepping back | %d |\n", rep.VideoBackward)
 	p("| output audio packets | %d |\n", rep.AudioPackets)
-	p("| largest gap between audio packets | %.1f ms |\n", rep.AudioMaxGapMS)
+	p("| largest gap between audio packets (limit %.0f ms) | %.1f ms |\n", rep.GapLimitMS, rep.AudioMaxGapMS)
+	p("| audio gaps over the limit | %d |\n", rep.AudioGapsOver)
+	p("| output intervals over 100 ms counted by the server itself (`miksilo_composite_frame_interval_seconds`) | %d of %d |\n", rep.ServerIntervalsOver, rep.ServerIntervals)
 	p("| Error events on the Composite | %d |\n\n", len(rep.ErrorEvents))
-	p("The server's footprint (RSS from /proc, threads, open file descriptors; goroutines, Kurento objects and sessions from /metrics):\n\n")
-	p("| moment | RSS MiB | threads | fds | goroutines | objects | sessions |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	row := func(name string, s sample) {
-		p("| %s | %.1f | %d | %d | %d | %d | %d |\n", name, float64(s.RSSKiB)/1024, s.Threads, s.FDs, s.Goroutines, s.Objects, s.Sessions)
+	if evs := append(append([]gapEvent(nil), rep.VideoGapEvents...), rep.AudioGapEvents...); len(evs) > 0 {
+		p("Gaps over the limit at the staying viewer (t from the start of the churn; RTP step: how far the timestamp moved across the gap, one frame = the frame was made in time and left or arrived late; load generator late: how late the soak's own goroutines ran meanwhile — a gap that large is partly the viewer's):\n\n")
+		p("| stream | t s | gap ms | RTP step ms | key frame | load generator late ms |\n| --- | ---: | ---: | ---: | :---: | ---: |\n")
+		for i, e := range evs {
+			kind := "video"
+			if i >= len(rep.VideoGapEvents) {
+				kind = "audio"
+			}
+			key := ""
+			if e.Key {
+				key = "yes"
+			}
+			p("| %s | %.1f | %.1f | %.1f | %s | %.1f |\n", kind, e.AtSec, e.GapMS, e.TSStepMS, key, e.SelfMS)
+		}
+		p("\n")
 	}
-	row("fresh server", rep.Before)
+	p("The server's footprint (RSS from /proc, threads, open file descriptors; goroutines, Kurento objects and sessions, GStreamer pipelines and tracked elements from /metrics):\n\n")
+	p("| moment | RSS MiB | Go heap MiB | threads | fds | goroutines | objects | sessions | GStreamer pipelines / elements |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	row := func(name string, s sample) {
+		p("| %s | %.1f | %.1f | %d | %d | %d | %d | %d | %d / %d |\n", name, float64(s.RSSKiB)/1024, float64(s.GoHeapKiB)/1024,
+			s.Threads, s.FDs, s.Goroutines, s.Objects, s.Sessions, s.GstPipes, s.GstElems)
+	}
+	row("server after one prelude session, released", rep.Before)
 	row("Composite and viewer, no host (reference of the churn)", rep.Steady)
 	if n := len(rep.Samples); n > 2 {
 		mid := rep.Samples[n/2]
@@ -181,7 +200,7 @@ func renderSection(rc renderConfig, rep *report) string {
 	p("\nRSS during the churn: %.2f MiB a minute (least-squares slope from the second minute on; limit %.1f). ", rep.RSSSlope, maxRSSSlopeMiBPerMin)
 	p("Leak tolerances: objects, sessions and Composite inputs exact; goroutines +%d, threads +%d, file descriptors +%d.\n", tolGoroutines, tolThreads, tolFDs)
 	if len(rep.Leaks) > 0 {
-		p("\nLeaks:\n\n")
+		p("\nLeak checks failed:\n\n")
 		for _, l := range rep.Leaks {
 			p("- %s\n", mddoc.Escape(l))
 		}

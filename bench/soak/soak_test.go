@@ -187,6 +187,8 @@ func TestRenderDoc(t *testing.T) {
 	r.Verdict, r.Pass = verdict(r)
 	r.Samples = []sample{{T: 6}, {T: 100, RSSKiB: 150 << 10}, {T: 200}}
 	r.Leaks = []string{"after: a | b"}
+	r.VideoGapEvents = []gapEvent{{AtSec: 12.5, GapMS: 130, TSStepMS: 33.3, SelfMS: 4, Key: true}}
+	r.ServerIntervals, r.ServerIntervalsOver = 7000, 1
 	res := filepath.Join(dir, "soak.json")
 	b, err := jsonBytes(r)
 	if err != nil {
@@ -205,7 +207,8 @@ func TestRenderDoc(t *testing.T) {
 	out, _ := os.ReadFile(doc)
 	s := string(out)
 	for _, want := range []string{"## Soak: a Composite through 4 minutes", "**pass: 120 joins", "revision abc", "| leaves: stop-media | 30 |",
-		"mid-churn (t = 100 s) | 150.0", "- after: a \\| b", "tail\n"} {
+		"mid-churn (t = 100 s) | 150.0", "- after: a \\| b", "tail\n",
+		"| video | 12.5 | 130.0 | 33.3 | yes | 4.0 |", "| 1 of 7000 |"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("document lacks %q:\n%s", want, s)
 		}
