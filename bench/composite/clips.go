@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
+	"github.com/miksilo/miksilo/bench/internal/gstcollect"
 	"github.com/miksilo/miksilo/internal/gst"
 )
 
@@ -88,34 +88,11 @@ func encodeClip(input, frames int) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var (
-		mu     sync.Mutex
-		out    [][]byte
-		failed error
-		done   = make(chan struct{})
-		once   sync.Once
-	)
-	p.OnError(func(m gst.Message) {
-		mu.Lock()
-		if failed == nil {
-			failed = m
-		}
-		mu.Unlock()
-		once.Do(func() { close(done) })
-	})
-	p.OnEOS(func() { once.Do(func() { close(done) }) })
-	if err := p.Start(); err != nil {
-		return nil, err
-	}
-	sink, err := gst.RunAppSink(els[1], func(s gst.Sample) {
-		mu.Lock()
-		out = append(out, s.Data)
-		mu.Unlock()
-	})
+	run, err := gstcollect.Start(p, els[1])
 	if err != nil {
 		return nil, err
 	}
-	defer sink.Stop()
+	defer run.Stop()
 	src := gst.NewAppSrc(els[0])
 	pic := newPicture(input)
 	buf := make([]byte, inW*inH*3/2)
@@ -127,28 +104,10 @@ func encodeClip(input, frames int) ([][]byte, error) {
 		}
 	}
 	src.EndOfStream()
-	select {
-	case <-done:
-	case <-time.After(time.Duration(frames)*dur + 2*time.Minute):
-		return nil, fmt.Errorf("encoder did not finish")
+	out, err := run.Wait(time.Duration(frames)*dur+2*time.Minute, frames)
+	if err != nil {
+		return nil, fmt.Errorf("encoder: %w", err)
 	}
-	// EOS reached the sink; the pull loop may still hold the last samples.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		n, err := len(out), failed
-		mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		if n >= frames || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	sink.Stop()
-	mu.Lock()
-	defer mu.Unlock()
 	if len(out) != frames {
 		return nil, fmt.Errorf("encoder gave %d frames for %d pictures", len(out), frames)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/miksilo/miksilo/bench/internal/kurento"
 	"github.com/miksilo/miksilo/bench/internal/procstat"
+	"github.com/miksilo/miksilo/bench/internal/tool"
 	"github.com/miksilo/miksilo/composite"
 	"github.com/pion/webrtc/v4"
 )
@@ -597,14 +598,7 @@ func tail(s string) string {
 	return s
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}
+func sleep(ctx context.Context, d time.Duration) { tool.Sleep(ctx, d) }
 
 func ms(d time.Duration) float64 { return round1(float64(d) / float64(time.Millisecond)) }
 func round1(x float64) float64   { return math.Round(x*10) / 10 }

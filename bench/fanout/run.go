@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miksilo/miksilo/bench/internal/kurento"
+	"github.com/miksilo/miksilo/bench/internal/tool"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -430,14 +431,7 @@ func drainRTCP(read func([]byte) (int, interceptor.Attributes, error)) {
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}
+func sleep(ctx context.Context, d time.Duration) { tool.Sleep(ctx, d) }
 
 func pct(a, b int64) float64 {
 	if b <= 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/miksilo/miksilo/bench/internal/gstcollect"
 	"github.com/miksilo/miksilo/internal/gst"
 )
 
@@ -58,55 +59,14 @@ func encode(name, desc string, want int) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var (
-		mu     sync.Mutex
-		out    [][]byte
-		failed error
-		done   = make(chan struct{})
-		once   sync.Once
-	)
-	p.OnError(func(m gst.Message) {
-		mu.Lock()
-		if failed == nil {
-			failed = m
-		}
-		mu.Unlock()
-		once.Do(func() { close(done) })
-	})
-	p.OnEOS(func() { once.Do(func() { close(done) }) })
-	if err := p.Start(); err != nil {
-		return nil, err
-	}
-	sink, err := gst.RunAppSink(els[0], func(s gst.Sample) {
-		mu.Lock()
-		out = append(out, s.Data)
-		mu.Unlock()
-	})
+	run, err := gstcollect.Start(p, els[0])
 	if err != nil {
 		return nil, err
 	}
-	defer sink.Stop()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
-		return nil, fmt.Errorf("%s: did not finish", name)
+	out, err := run.Wait(2*time.Minute, want)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	deadline := time.Now().Add(5 * time.Second) // EOS reached the sink; the pull loop may lag
-	for {
-		mu.Lock()
-		n, err := len(out), failed
-		mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		if n >= want || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	sink.Stop()
-	mu.Lock()
-	defer mu.Unlock()
 	if len(out) < want { // opusenc adds one packet at the end (its look-ahead): keep want
 		return nil, fmt.Errorf("%s: %d samples, want %d", name, len(out), want)
 	}

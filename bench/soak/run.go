@@ -19,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/miksilo/miksilo/bench/internal/kurento"
+	"github.com/miksilo/miksilo/bench/internal/tool"
 )
 
 // config is one soak run.
@@ -772,14 +773,7 @@ func (v *viewer) close() {
 	v.readers.Wait()
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}
+func sleep(ctx context.Context, d time.Duration) { tool.Sleep(ctx, d) }
 
 func ms(d time.Duration) float64 { return round1(float64(d) / float64(time.Millisecond)) }
 

@@ -2,12 +2,14 @@ package tool
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFlags(t *testing.T) {
@@ -43,5 +45,20 @@ func TestFlags(t *testing.T) {
 	}
 	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
 		t.Fatalf("-cpuprofile wrote nothing: %v", err)
+	}
+}
+
+func TestSleep(t *testing.T) {
+	t0 := time.Now()
+	Sleep(context.Background(), 20*time.Millisecond)
+	if d := time.Since(t0); d < 20*time.Millisecond {
+		t.Errorf("slept %v", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	t0 = time.Now()
+	Sleep(ctx, time.Hour)
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("a cancelled sleep took %v", d)
 	}
 }
