@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/miksilo/miksilo/internal/config"
+	"github.com/miksilo/miksilo/internal/gst"
 	"github.com/miksilo/miksilo/mediaelements"
 	"github.com/miksilo/miksilo/rpc"
 	"github.com/miksilo/miksilo/rpc/protocol"
@@ -92,6 +93,7 @@ func (s *Server) Store() *mediaelements.Store { return s.store }
 // sockets closed and release every pipeline.
 func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("listening", "addr", s.Addr().String(), "ws", "ws://"+s.Addr().String()+protocol.Path)
+	defer gst.StartTrimmer(s.cfg.Memory.TrimInterval, s.log)()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	select {

@@ -32,7 +32,13 @@ type Config struct {
 	Metadata string         `yaml:"metadata"`
 	Debug    DebugConfig    `yaml:"debug"`
 	WebRTC   WebRTCConfig   `yaml:"webrtc"`
+	Memory   MemoryConfig   `yaml:"memory"`
 	Shutdown ShutdownConfig `yaml:"shutdown"`
+}
+
+// MemoryConfig is how the server returns memory to the system.
+type MemoryConfig struct {
+	TrimInterval time.Duration `yaml:"trim_interval"` // malloc_trim period; 0: never
 }
 
 // WebRTCConfig holds the network settings of WebRTC endpoints.

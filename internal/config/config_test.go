@@ -44,6 +44,7 @@ func TestDefault(t *testing.T) {
 		Auth:     AuthConfig{Token: ""},
 		Metadata: "",
 		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20, UDPEndpointBuffer: 1 << 20, SendBatching: true},
+		Memory:   MemoryConfig{TrimInterval: 30 * time.Second},
 		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
 	}
 	if got := Default(); got != want {
@@ -87,6 +88,7 @@ func TestLoad(t *testing.T) {
 		Auth:     AuthConfig{Token: "s3cret"},
 		Metadata: "hello",
 		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20, UDPEndpointBuffer: 1 << 20, SendBatching: true},
+		Memory:   MemoryConfig{TrimInterval: 30 * time.Second},
 		Shutdown: ShutdownConfig{Timeout: 90 * time.Second},
 	}
 	with := func(f func(*Config)) Config {
@@ -163,6 +165,16 @@ func TestLoad(t *testing.T) {
 			name: "send batching off by yaml",
 			yaml: "webrtc:\n  send_batching: false\n",
 			want: with(func(c *Config) { c.WebRTC.SendBatching = false }),
+		},
+		{
+			name: "memory trim interval by yaml",
+			yaml: "memory:\n  trim_interval: 5s\n",
+			want: with(func(c *Config) { c.Memory.TrimInterval = 5 * time.Second }),
+		},
+		{
+			name: "memory trim off by flag",
+			args: []string{"-memory-trim-interval", "0"},
+			want: with(func(c *Config) { c.Memory.TrimInterval = 0 }),
 		},
 		{
 			name: "send batching off by flag",

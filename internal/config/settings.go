@@ -138,6 +138,11 @@ func settings() []setting {
 			bind: boolField(func(c *Config) *bool { return &c.WebRTC.SendBatching }, true),
 		},
 		{
+			key: "memory.trim_interval", env: "MIKSILO_MEMORY_TRIM_INTERVAL", flag: "memory-trim-interval",
+			doc:  "how often the C allocator is asked to return freed memory to the system (malloc_trim): GStreamer's threads come and go with every Composite input and glibc otherwise keeps what they freed, so the server's RSS only grows under churn; 0 = never",
+			bind: durationField(func(c *Config) *time.Duration { return &c.Memory.TrimInterval }, 30*time.Second, nonNegative[time.Duration]),
+		},
+		{
 			key: "shutdown.timeout", env: "MIKSILO_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout",
 			doc:  "graceful drain before forcing close",
 			bind: durationField(func(c *Config) *time.Duration { return &c.Shutdown.Timeout }, 10*time.Second, nonNegative[time.Duration]),
