@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -612,7 +612,7 @@ func TestClosedTranscoderIsFreed(t *testing.T) {
 		}
 		return gst.Alive(gst.KindPipeline)
 	}
-	base := pipelines(0) // whatever earlier tests still hold
+	base := pipelines(0)                        // whatever earlier tests still hold
 	var write atomic.Pointer[func(*rtp.Packet)] // the source outlives the transcoder
 	func() {
 		tc, err := NewFactory(WithVideoBitrate(300_000)).New(vp8, h264, nil)
