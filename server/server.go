@@ -35,8 +35,12 @@ type Server struct {
 
 // New builds the server and binds its listener (so Addr is known at once).
 func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+	// Before GStreamer starts a thread (memory.malloc_arenas).
+	if err := gst.LimitArenas(cfg.Memory.MallocArenas); err != nil {
+		log.Warn("memory: cannot limit malloc arenas; RSS may grow under churn", "err", err)
+	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newCHeapCollector())
 	store := mediaelements.NewStore(mediaelements.Options{
 		Registry: Registry(cfg, log, reg),
 		Logger:   log,

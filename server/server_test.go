@@ -115,6 +115,9 @@ func TestHTTPEndpoints(t *testing.T) {
 		`miksilo_composite_frame_interval_seconds_count 0`,
 		`miksilo_gstreamer_objects{kind="pipeline"}`,
 		`miksilo_gstreamer_objects{kind="element"}`,
+		`miksilo_c_heap_bytes{state="in_use"}`,
+		`miksilo_c_heap_bytes{state="free"}`,
+		`miksilo_c_heap_bytes{state="arenas"}`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(metrics, want) {

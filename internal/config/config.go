@@ -39,6 +39,7 @@ type Config struct {
 // MemoryConfig is how the server returns memory to the system.
 type MemoryConfig struct {
 	TrimInterval time.Duration `yaml:"trim_interval"` // malloc_trim period; 0: never
+	MallocArenas int           `yaml:"malloc_arenas"` // glibc M_ARENA_MAX; 0: glibc's default
 }
 
 // WebRTCConfig holds the network settings of WebRTC endpoints.

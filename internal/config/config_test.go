@@ -44,7 +44,7 @@ func TestDefault(t *testing.T) {
 		Auth:     AuthConfig{Token: ""},
 		Metadata: "",
 		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20, UDPEndpointBuffer: 1 << 20, SendBatching: true},
-		Memory:   MemoryConfig{TrimInterval: 30 * time.Second},
+		Memory:   MemoryConfig{TrimInterval: 30 * time.Second, MallocArenas: 2},
 		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
 	}
 	if got := Default(); got != want {
@@ -88,7 +88,7 @@ func TestLoad(t *testing.T) {
 		Auth:     AuthConfig{Token: "s3cret"},
 		Metadata: "hello",
 		WebRTC:   WebRTCConfig{UDPMuxBuffer: 4 << 20, UDPEndpointBuffer: 1 << 20, SendBatching: true},
-		Memory:   MemoryConfig{TrimInterval: 30 * time.Second},
+		Memory:   MemoryConfig{TrimInterval: 30 * time.Second, MallocArenas: 2},
 		Shutdown: ShutdownConfig{Timeout: 90 * time.Second},
 	}
 	with := func(f func(*Config)) Config {
@@ -170,6 +170,11 @@ func TestLoad(t *testing.T) {
 			name: "memory trim interval by yaml",
 			yaml: "memory:\n  trim_interval: 5s\n",
 			want: with(func(c *Config) { c.Memory.TrimInterval = 5 * time.Second }),
+		},
+		{
+			name: "malloc arenas by env",
+			env:  map[string]string{"MIKSILO_MEMORY_MALLOC_ARENAS": "0"},
+			want: with(func(c *Config) { c.Memory.MallocArenas = 0 }),
 		},
 		{
 			name: "memory trim off by flag",

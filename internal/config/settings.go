@@ -143,6 +143,11 @@ func settings() []setting {
 			bind: durationField(func(c *Config) *time.Duration { return &c.Memory.TrimInterval }, 30*time.Second, nonNegative[time.Duration]),
 		},
 		{
+			key: "memory.malloc_arenas", env: "MIKSILO_MEMORY_MALLOC_ARENAS", flag: "memory-malloc-arenas",
+			doc:  "most malloc arenas the C allocator creates from start-up on (glibc's M_ARENA_MAX; the Go runtime's first threads already have 3–5): by default glibc gives every new thread an arena of its own, up to 8 per CPU, and each keeps its own fragments, so a server whose Composite inputs come and go grew its RSS without bound; 0 = glibc's default",
+			bind: intField(func(c *Config) *int { return &c.Memory.MallocArenas }, 2, nonNegative[int]),
+		},
+		{
 			key: "shutdown.timeout", env: "MIKSILO_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout",
 			doc:  "graceful drain before forcing close",
 			bind: durationField(func(c *Config) *time.Duration { return &c.Shutdown.Timeout }, 10*time.Second, nonNegative[time.Duration]),

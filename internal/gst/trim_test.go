@@ -1,7 +1,11 @@
 package gst
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +32,29 @@ func TestTrimMemoryReturnsFreedMemory(t *testing.T) {
 	}
 }
 
+// TestReadCHeap: blocks allocated in C show as in use until freed.
+func TestReadCHeap(t *testing.T) {
+	const n, size = 100_000, 200 // ~20 MB in small blocks, within the arenas
+	TrimMemory()
+	before := ReadCHeap()
+	if before.InUse <= 0 || before.Arenas <= 0 {
+		t.Fatalf("implausible figures at rest: %+v", before)
+	}
+	p := hold(n, size)
+	held := ReadCHeap()
+	if grew := held.InUse - before.InUse; grew < n*size || grew > 2*n*size {
+		t.Errorf("in use grew by %d bytes for %d held (%+v → %+v)", grew, n*size, before, held)
+	}
+	if held.Arenas+held.Mmapped < held.InUse {
+		t.Errorf("arenas and mmapped blocks hold less than what is in use: %+v", held)
+	}
+	release(p, n)
+	freed := ReadCHeap()
+	if drop := held.InUse - freed.InUse; drop < n*size {
+		t.Errorf("in use fell by %d bytes after freeing %d (%+v → %+v)", drop, n*size, held, freed)
+	}
+}
+
 func TestStartTrimmer(t *testing.T) {
 	StartTrimmer(0, nil)() // off: nothing to stop
 	var n atomic.Int64
@@ -51,3 +78,43 @@ func TestStartTrimmer(t *testing.T) {
 type countWriter struct{ n *atomic.Int64 }
 
 func (w countWriter) Write(p []byte) (int, error) { w.n.Add(1); return len(p), nil }
+
+// TestLimitArenas: in a fresh process, eight threads allocating at once get
+// arenas of their own, at most two with LimitArenas(2).
+func TestLimitArenas(t *testing.T) {
+	if n := os.Getenv("MIKSILO_ARENA_CHILD"); n != "" {
+		limit, _ := strconv.Atoi(n)
+		if err := LimitArenas(limit); err != nil {
+			t.Fatal(err)
+		}
+		// Counted after the limit: a Go runtime thread starting meanwhile
+		// may still have been creating an arena as the limit was set.
+		fmt.Printf("BEFORE=%d\n", arenas())
+		if allocThreads(8) != 8 {
+			t.Fatal("threads did not start")
+		}
+		fmt.Printf("AFTER=%d\n", arenas())
+		return
+	}
+	count := func(limit int) (before, after int) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLimitArenas$")
+		cmd.Env = append(os.Environ(), "MIKSILO_ARENA_CHILD="+strconv.Itoa(limit), "MALLOC_ARENA_MAX=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		if _, err := fmt.Sscanf(string(out), "BEFORE=%d\nAFTER=%d", &before, &after); err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return before, after
+	}
+	// The Go runtime's first threads have arenas before any code of ours
+	// runs; the limit keeps new threads from adding any.
+	if before, after := count(0); after < before+4 {
+		t.Skipf("without a limit %d → %d arenas for 8 threads: this allocator shares them anyway", before, after)
+	}
+	if before, after := count(2); after > max(before, 2) {
+		t.Errorf("%d → %d arenas for 8 threads with LimitArenas(2)", before, after)
+	}
+}
