@@ -220,6 +220,7 @@ func roundResults(mkCPU, glCPU, p95 []float64) []*result {
 		gl := &result{Subject: "gst-launch", Round: i + 1, Width: 1280, Height: 720, TargetBps: 2_000_000, WindowSec: 15, CPUPerOutputSec: glCPU[i],
 			VP8Kbps: 2000, BitratePct: 100, OutFrames: 450, OutFPS: 30, Launch: "compositor name=mix …"}
 		gl.Server = glCPU[i] * 100
+		mk.Steal, gl.Steal = float64(i), float64(10+i)
 		out = append(out, mk, gl)
 	}
 	return out
@@ -274,7 +275,7 @@ func TestRender(t *testing.T) {
 		"30.0 / 55.0 / 0.0 (80.0), 5400 frames; p95 of the rounds 50.0–70.0",
 		"| 2 | 0.900 | 0.700 | 1.29× | 30.0 / 70.0 | 1950 / 2000 | 30.0 (0) | 0 / 0 |",
 		"**Met**: CPU ratio 1.07×, the median of 3 per-round ratios",
-		"3 interleaved rounds", "| Miksilo | 3 | 15.0 |", "| gst-launch | 1 | 15.0 |",
+		"3 interleaved rounds", "| Miksilo | 3 | 15.0 | 0 | 0 | 2 |", "| gst-launch | 1 | 15.0 | 0 | 0 | 10 |",
 		"- Wake-ups: CPU time per event (bench/wakecost, CPU 0): a system call 0.3 µs.\n",
 	} {
 		if !strings.Contains(s, want) {

@@ -418,20 +418,20 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 	}
 
 	p("\n### Run health\n\n")
-	p("| subject | round | window s | loader CPU %% | other CPU %% | details |\n| --- | ---: | ---: | ---: | ---: | --- |\n")
+	p("| subject | round | window s | loader CPU %% | other CPU %% | stolen CPU %% | details |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for i, n := range rs.rounds {
 		if m := rs.mk[i]; m != nil {
-			p("| Miksilo | %d | %.1f | %.0f | %.0f | %s |\n", n, m.WindowSec, m.Loader, m.Other, mddoc.Escape(miksiloDetails(m)))
+			p("| Miksilo | %d | %.1f | %.0f | %.0f | %.0f | %s |\n", n, m.WindowSec, m.Loader, m.Other, m.Steal, mddoc.Escape(miksiloDetails(m)))
 		}
 		if g := rs.gl[i]; g != nil {
-			p("| gst-launch | %d | %.1f | %.0f | %.0f | ran %.1f s for %.1f s of media%s |\n", n, g.WindowSec, g.Loader, g.Other, g.RunSec, g.ExpectedSec, failSuffix(g))
+			p("| gst-launch | %d | %.1f | %.0f | %.0f | %.0f | ran %.1f s for %.1f s of media%s |\n", n, g.WindowSec, g.Loader, g.Other, g.Steal, g.RunSec, g.ExpectedSec, failSuffix(g))
 		}
 	}
 	if lb != nil {
-		p("| loopback check | | %.1f | %.0f | %.0f | one publisher → WebRtcEndpoint → viewer, no Composite: latency p50 / p95 %.1f / %.1f ms, server %.1f %% CPU%s |\n",
-			lb.WindowSec, lb.Loader, lb.Other, lb.LatP50Ms, lb.LatP95Ms, lb.Server, failSuffix(lb))
+		p("| loopback check | | %.1f | %.0f | %.0f | %.0f | one publisher → WebRtcEndpoint → viewer, no Composite: latency p50 / p95 %.1f / %.1f ms, server %.1f %% CPU%s |\n",
+			lb.WindowSec, lb.Loader, lb.Other, lb.Steal, lb.LatP50Ms, lb.LatP95Ms, lb.Server, failSuffix(lb))
 	}
-	p("\nOther CPU = the machine's busy time that neither the subject nor the load generator accounts for (another workload, or the kernel's loopback handling); far from 0 means the figures are suspect. Idle Composite = Miksilo's CPU with the Composite and its viewer up but no input yet (background, compositing and encoding of an empty canvas, and the rest of the server).\n")
+	p("\nOther CPU = the machine's busy time that neither the subject nor the load generator accounts for (another workload, or the kernel's loopback handling); far from 0 means the figures are suspect. Stolen CPU = time the hypervisor ran something else while this machine's CPUs had work (/proc/stat steal, both CPUs, %% of one): it is in no process's CPU time, but the subject runs slower around it (caches and branch predictors refilled). Idle Composite = Miksilo's CPU with the Composite and its viewer up but no input yet (background, compositing and encoding of an empty canvas, and the rest of the server).\n")
 	for _, r := range mkAll {
 		if r.Unreadable > 0 || r.Unmatched > 0 {
 			p("\nUnreadable regions are quadrants of decoded output frames whose stamp did not read back consistently (e.g. a block the encoder had not finished updating); unmatched stamps are numbers whose send time was not known. Both are left out of the latency figures.\n")

@@ -165,11 +165,13 @@ func renderSection(rc renderConfig, rep *report) string {
 	p("| output audio packets | %d |\n", rep.AudioPackets)
 	p("| largest gap between audio packets (limit %.0f ms) | %.1f ms |\n", rep.GapLimitMS, rep.AudioMaxGapMS)
 	p("| audio gaps over the limit | %d |\n", rep.AudioGapsOver)
+	p("| of the gaps over the limit, those the machine accounts for (video / audio) | %d / %d |\n", rep.VideoGapsMachine, rep.AudioGapsMachine)
+	p("| the server's CPU during the churn: stolen by the hypervisor / used by other processes | %.1f %% / %.1f %% |\n", rep.ServerCPUStealPct, rep.ServerCPUOtherPct)
 	p("| output intervals over 100 ms counted by the server itself (`miksilo_composite_frame_interval_seconds`) | %d of %d |\n", rep.ServerIntervalsOver, rep.ServerIntervals)
 	p("| Error events on the Composite | %d |\n\n", len(rep.ErrorEvents))
 	if evs := append(append([]gapEvent(nil), rep.VideoGapEvents...), rep.AudioGapEvents...); len(evs) > 0 {
-		p("Gaps over the limit at the staying viewer (t from the start of the churn; RTP step: how far the timestamp moved across the gap, one frame = the frame was made in time and left or arrived late; load generator late: how late the soak's own goroutines ran meanwhile — a gap that large is partly the viewer's):\n\n")
-		p("| stream | t s | gap ms | RTP step ms | key frame | load generator late ms |\n| --- | ---: | ---: | ---: | :---: | ---: |\n")
+		p("Gaps over the limit at the staying viewer (t from the start of the churn; RTP step: how far the timestamp moved across the gap, one frame = the frame was made in time and left or arrived late; load generator late: how late the soak's own goroutines ran meanwhile — a gap that large is partly the viewer's; stolen: time the hypervisor ran something else on the server's CPU during the gap (/proc/stat steal, 10 ms ticks, summed over the 20 ms windows the gap touches); other: other processes of this machine on the server's CPU; cause: what covers the gap's excess over the limit, blank = the server):\n\n")
+		p("| stream | t s | gap ms | RTP step ms | key frame | load generator late ms | stolen ms | other ms | cause |\n| --- | ---: | ---: | ---: | :---: | ---: | ---: | ---: | --- |\n")
 		for i, e := range evs {
 			kind := "video"
 			if i >= len(rep.VideoGapEvents) {
@@ -179,15 +181,15 @@ func renderSection(rc renderConfig, rep *report) string {
 			if e.Key {
 				key = "yes"
 			}
-			p("| %s | %.1f | %.1f | %.1f | %s | %.1f |\n", kind, e.AtSec, e.GapMS, e.TSStepMS, key, e.SelfMS)
+			p("| %s | %.1f | %.1f | %.1f | %s | %.1f | %.0f | %.0f | %s |\n", kind, e.AtSec, e.GapMS, e.TSStepMS, key, e.SelfMS, e.StealMS, e.OtherMS, e.Cause)
 		}
 		p("\n")
 	}
-	p("The server's footprint (RSS from /proc, threads, open file descriptors; goroutines, Kurento objects and sessions, GStreamer pipelines and tracked elements from /metrics):\n\n")
-	p("| moment | RSS MiB | Go heap MiB | threads | fds | goroutines | objects | sessions | GStreamer pipelines / elements |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	p("The server's footprint (RSS from /proc, threads, open file descriptors; Go heap, C heap (glibc malloc: in use / freed but kept), goroutines, Kurento objects and sessions, GStreamer pipelines and tracked elements from /metrics):\n\n")
+	p("| moment | RSS MiB | Go heap MiB | C heap in use / kept free MiB | threads | fds | goroutines | objects | sessions | GStreamer pipelines / elements |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	row := func(name string, s sample) {
-		p("| %s | %.1f | %.1f | %d | %d | %d | %d | %d | %d / %d |\n", name, float64(s.RSSKiB)/1024, float64(s.GoHeapKiB)/1024,
-			s.Threads, s.FDs, s.Goroutines, s.Objects, s.Sessions, s.GstPipes, s.GstElems)
+		p("| %s | %.1f | %.1f | %.1f / %.1f | %d | %d | %d | %d | %d | %d / %d |\n", name, float64(s.RSSKiB)/1024, float64(s.GoHeapKiB)/1024,
+			float64(s.CInUseKiB)/1024, float64(s.CFreeKiB)/1024, s.Threads, s.FDs, s.Goroutines, s.Objects, s.Sessions, s.GstPipes, s.GstElems)
 	}
 	row("server after one prelude session, released", rep.Before)
 	row("Composite and viewer, no host (reference of the churn)", rep.Steady)
@@ -198,7 +200,7 @@ func renderSection(rc renderConfig, rep *report) string {
 	row("after the churn, every host gone", rep.AfterChurn)
 	row("after the pipeline's release", rep.AfterRelease)
 	p("\nRSS during the churn: %.2f MiB a minute (least-squares slope from the second minute on; limit %.1f). ", rep.RSSSlope, maxRSSSlopeMiBPerMin)
-	p("Leak tolerances: objects, sessions and Composite inputs exact; goroutines +%d, threads +%d, file descriptors +%d.\n", tolGoroutines, tolThreads, tolFDs)
+	p("Leak tolerances: objects, sessions and Composite inputs exact; goroutines +%d, threads +%d, file descriptors +%d, C heap in use +%d MiB.\n", tolGoroutines, tolThreads, tolFDs, tolCHeapMiB)
 	if len(rep.Leaks) > 0 {
 		p("\nLeak checks failed:\n\n")
 		for _, l := range rep.Leaks {

@@ -214,9 +214,13 @@ type gapStats struct {
 	worst    []time.Duration // the largest gaps, for the report (≤ 5)
 	backward int             // RTP timestamps that went backwards (discontinuity of the output)
 	clock    uint32          // RTP clock rate, for the timestamp step of a gap
-	events   []gapEvent      // the gaps over the limit (≤ 50)
+	events   []gapEvent      // the gaps over the limit (≤ maxGapEvents)
 	hiccup   func(from, to time.Time) time.Duration
 }
+
+// maxGapEvents is how many gaps over the limit a stream records (more are counted, and count
+// as the server's).
+const maxGapEvents = 200
 
 // gapEvent is one gap over the limit: when it ended, how long it was, how far the RTP timestamp
 // moved across it (a step of one frame: the frame was made in time and arrived late; a step as
@@ -228,7 +232,14 @@ type gapEvent struct {
 	GapMS    float64   `json:"gap_ms"`
 	TSStepMS float64   `json:"ts_step_ms"`
 	SelfMS   float64   `json:"self_late_ms"`
-	Key      bool      `json:"keyframe,omitempty"` // the frame after the gap is a key frame
+	// The server's CPUs meanwhile (filled in at the end): time the hypervisor ran something else
+	// on them (steal) and time other processes of the machine used them.
+	StealMS float64 `json:"server_cpu_steal_ms"`
+	OtherMS float64 `json:"server_cpu_other_ms"`
+	// Cause: "steal" when the stolen time covers the gap's excess over the limit, "load
+	// generator" when this process's own lateness does; empty: the server's.
+	Cause string `json:"cause,omitempty"`
+	Key   bool   `json:"keyframe,omitempty"` // the frame after the gap is a key frame
 }
 
 // note records a packet with RTP timestamp ts arriving at now; frames (video) count a unit at
@@ -250,7 +261,7 @@ func (g *gapStats) note(ts uint32, now time.Time, perPacket, key bool) {
 		}
 		if d > g.limit {
 			g.over++
-			if len(g.events) < 50 {
+			if len(g.events) < maxGapEvents {
 				ev := gapEvent{At: now, GapMS: ms(d), Key: key}
 				if g.clock > 0 {
 					ev.TSStepMS = round1(float64(ts-g.lastTS) * 1000 / float64(g.clock))
@@ -258,6 +269,7 @@ func (g *gapStats) note(ts uint32, now time.Time, perPacket, key bool) {
 				if g.hiccup != nil {
 					ev.SelfMS = ms(g.hiccup(g.last, now))
 				}
+
 				g.events = append(g.events, ev)
 			}
 		}
@@ -351,4 +363,27 @@ func (h *hiccups) worst(from, to time.Time) time.Duration {
 		m = max(m, h.late[w])
 	}
 	return m
+}
+
+// attribute fills in the server CPUs' steal and other use during each gap (from the watch) and
+// the gap's cause, and returns how many gaps the machine accounts for: those whose excess over
+// the limit the stolen time or the load generator's own lateness covers.
+func attribute(evs []gapEvent, limit time.Duration, w *cpuWatch) (machine int) {
+	for i := range evs {
+		e := &evs[i]
+		gap := time.Duration(e.GapMS * float64(time.Millisecond))
+		steal, other := w.during(e.At.Add(-gap), e.At)
+		e.StealMS, e.OtherMS = ms(steal), ms(other)
+		excess := ms(gap - limit)
+		switch {
+		case w != nil && e.StealMS >= excess:
+			e.Cause = "steal"
+		case e.SelfMS >= excess:
+			e.Cause = "load generator"
+		default:
+			continue
+		}
+		machine++
+	}
+	return machine
 }

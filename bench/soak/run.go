@@ -58,21 +58,28 @@ type report struct {
 	ViewerCycles int64          `json:"viewer_cycles"`      // viewers that came and went
 	ErrorEvents  []string       `json:"error_events,omitempty"`
 
-	VideoFrames     int64      `json:"video_frames"`
-	VideoMaxGapMS   float64    `json:"video_max_gap_ms"`
-	VideoP99GapMS   float64    `json:"video_p99_gap_ms"` // upper edge of its 10 ms bucket
-	VideoGapsOver   int        `json:"video_gaps_over_limit"`
-	VideoWorstMS    []float64  `json:"video_worst_gaps_ms"`
-	VideoBackward   int        `json:"video_ts_backward"`
-	AudioPackets    int64      `json:"audio_packets"`
-	AudioMaxGapMS   float64    `json:"audio_max_gap_ms"`
-	AudioGapsOver   int        `json:"audio_gaps_over_limit"`
-	AudioWorstMS    []float64  `json:"audio_worst_gaps_ms"`
-	VideoGapEvents  []gapEvent `json:"video_gap_events,omitempty"`
-	AudioGapEvents  []gapEvent `json:"audio_gap_events,omitempty"`
-	Activity        []string   `json:"activity,omitempty"` // what the soak did just before each gap over the limit
-	GapLimitMS      float64    `json:"gap_limit_ms"`
-	OtherCPUPercent float64    `json:"other_cpu_pct,omitempty"`
+	VideoFrames    int64      `json:"video_frames"`
+	VideoMaxGapMS  float64    `json:"video_max_gap_ms"`
+	VideoP99GapMS  float64    `json:"video_p99_gap_ms"` // upper edge of its 10 ms bucket
+	VideoGapsOver  int        `json:"video_gaps_over_limit"`
+	VideoWorstMS   []float64  `json:"video_worst_gaps_ms"`
+	VideoBackward  int        `json:"video_ts_backward"`
+	AudioPackets   int64      `json:"audio_packets"`
+	AudioMaxGapMS  float64    `json:"audio_max_gap_ms"`
+	AudioGapsOver  int        `json:"audio_gaps_over_limit"`
+	AudioWorstMS   []float64  `json:"audio_worst_gaps_ms"`
+	VideoGapEvents []gapEvent `json:"video_gap_events,omitempty"`
+	AudioGapEvents []gapEvent `json:"audio_gap_events,omitempty"`
+	Activity       []string   `json:"activity,omitempty"` // what the soak did just before each gap over the limit
+	GapLimitMS     float64    `json:"gap_limit_ms"`
+	// Gaps over the limit the machine accounts for: the hypervisor took the server's CPU
+	// (steal) or the load generator itself ran late for at least the excess over the limit.
+	VideoGapsMachine int `json:"video_gaps_machine"`
+	AudioGapsMachine int `json:"audio_gaps_machine"`
+	// The server's CPUs during the churn: stolen by the hypervisor, used by other processes.
+	ServerCPUStealPct float64 `json:"server_cpu_steal_pct"`
+	ServerCPUOtherPct float64 `json:"server_cpu_other_pct"`
+	OtherCPUPercent   float64 `json:"other_cpu_pct,omitempty"`
 
 	Before       sample   `json:"before"`        // fresh server, before the session
 	Steady       sample   `json:"steady"`        // pipeline, Composite and the viewer up, no host
@@ -98,6 +105,7 @@ type soak struct {
 	hub   string
 	clips []*clips
 	probe *probe
+	cpu   *cpuWatch // nil when the server's CPUs cannot be watched
 	rep   *report
 	rnd   *rand.Rand
 	rndMu sync.Mutex
@@ -194,8 +202,10 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(log, "soak: %s "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05")}, args...)...)
 	}
-
 	var err error
+	if s.cpu, err = newCPUWatch(cfg.pid, hstop); err != nil {
+		logf("not watching the server's CPUs (steal, other processes): %v", err)
+	}
 	logf("encoding %d hosts' clips", cfg.slots)
 	for i := 0; i < cfg.slots; i++ {
 		c, err := encodeClips(i)
@@ -400,6 +410,10 @@ func (s *soak) finish(startChurn time.Time) {
 	for i := range s.audio.events {
 		s.audio.events[i].AtSec = round1(s.audio.events[i].At.Sub(startChurn).Seconds())
 	}
+	rep.VideoGapsMachine = attribute(s.video.events, gapLimit, s.cpu)
+	rep.AudioGapsMachine = attribute(s.audio.events, gapLimit, s.cpu)
+	steal, other := s.cpu.share(startChurn, startChurn.Add(time.Duration(rep.DurationSec*float64(time.Second))))
+	rep.ServerCPUStealPct, rep.ServerCPUOtherPct = round1(steal), round1(other)
 	rep.VideoGapEvents, rep.AudioGapEvents = s.video.events, s.audio.events
 	rep.Activity = append(s.gapContext(startChurn, "video", s.video.events), s.gapContext(startChurn, "audio", s.audio.events)...)
 	rep.RSSSlope = round3(rssSlope(rep.Samples, rep.Steady.T+60))
@@ -416,18 +430,20 @@ func (s *soak) finish(startChurn time.Time) {
 	rep.Verdict, rep.Pass = verdict(rep)
 }
 
-// verdict: the soak passes when nothing leaked, no output gap exceeded the limit, the output
-// never stepped back, hosts actually came and went, and no join failed.
+// verdict: the soak passes when nothing leaked, no output gap exceeded the limit (save those
+// the machine accounts for: the hypervisor stole the server's CPU, or the load generator itself
+// ran late, for at least the excess), the output never stepped back, hosts actually came and
+// went, and no join failed.
 func verdict(rep *report) (string, bool) {
 	var bad []string
 	if len(rep.Leaks) > 0 {
 		bad = append(bad, fmt.Sprintf("%d leak(s)", len(rep.Leaks)))
 	}
-	if rep.VideoGapsOver > 0 {
-		bad = append(bad, fmt.Sprintf("%d video gap(s) over %.0f ms (largest %.0f ms)", rep.VideoGapsOver, rep.GapLimitMS, rep.VideoMaxGapMS))
+	if n := rep.VideoGapsOver - rep.VideoGapsMachine; n > 0 {
+		bad = append(bad, fmt.Sprintf("%d video gap(s) over %.0f ms that the machine does not account for (largest gap %.0f ms)", n, rep.GapLimitMS, rep.VideoMaxGapMS))
 	}
-	if rep.AudioGapsOver > 0 {
-		bad = append(bad, fmt.Sprintf("%d audio gap(s) over %.0f ms (largest %.0f ms)", rep.AudioGapsOver, rep.GapLimitMS, rep.AudioMaxGapMS))
+	if n := rep.AudioGapsOver - rep.AudioGapsMachine; n > 0 {
+		bad = append(bad, fmt.Sprintf("%d audio gap(s) over %.0f ms that the machine does not account for (largest gap %.0f ms)", n, rep.GapLimitMS, rep.AudioMaxGapMS))
 	}
 	if rep.VideoBackward > 0 {
 		bad = append(bad, fmt.Sprintf("output RTP timestamps went back %d time(s)", rep.VideoBackward))
@@ -444,8 +460,13 @@ func verdict(rep *report) (string, bool) {
 	if len(bad) > 0 {
 		return "FAIL: " + strings.Join(bad, "; "), false
 	}
-	return fmt.Sprintf("pass: %d joins and leaves in %.0f s, largest output gap %.0f ms (video) / %.0f ms (audio), nothing leaked",
-		rep.Joins, rep.DurationSec, rep.VideoMaxGapMS, rep.AudioMaxGapMS), true
+	msg := fmt.Sprintf("pass: %d joins and leaves in %.0f s, largest output gap %.0f ms (video) / %.0f ms (audio), nothing leaked",
+		rep.Joins, rep.DurationSec, rep.VideoMaxGapMS, rep.AudioMaxGapMS)
+	if n := rep.VideoGapsMachine + rep.AudioGapsMachine; n > 0 {
+		msg += fmt.Sprintf("; %d gap(s) over %.0f ms (%d video, %d audio) while the hypervisor held the server's CPU or the load generator ran late",
+			n, rep.GapLimitMS, rep.VideoGapsMachine, rep.AudioGapsMachine)
+	}
+	return msg, true
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -54,8 +54,10 @@ func TestParseStatus(t *testing.T) {
 }
 
 func TestLeaks(t *testing.T) {
-	ref := sample{Objects: 4, Sessions: 1, Goroutines: 40, Threads: 19, FDs: 25, GstPipes: 2, GstElems: 24}
+	ref := sample{Objects: 4, Sessions: 1, Goroutines: 40, Threads: 19, FDs: 25, GstPipes: 2, GstElems: 24, CInUseKiB: 45 << 10}
 	same := ref
+	same.CInUseKiB += tolCHeapMiB << 10
+	same.CFreeKiB = 1 << 20 // kept free memory is not a leak
 	same.Goroutines += tolGoroutines
 	same.Threads += tolThreads
 	same.FDs += tolFDs
@@ -67,11 +69,12 @@ func TestLeaks(t *testing.T) {
 	bad.Objects++
 	bad.GstElems += 9
 	bad.FDs += tolFDs + 1
+	bad.CInUseKiB += (tolCHeapMiB + 1) << 10
 	l := leaks("after", ref, bad)
-	if len(l) != 3 {
-		t.Fatalf("leaks = %v, want objects, GStreamer elements and file descriptors", l)
+	if len(l) != 4 {
+		t.Fatalf("leaks = %v, want objects, GStreamer elements, file descriptors and C heap", l)
 	}
-	for i, want := range []string{"after: objects 5, was 4", "GStreamer elements 33, was 24", "file descriptors 29, was 25"} {
+	for i, want := range []string{"after: objects 5, was 4", "GStreamer elements 33, was 24", "file descriptors 29, was 25", "C heap in use (MiB) 50, was 45"} {
 		if !strings.Contains(l[i], want) {
 			t.Errorf("leak %d = %q, want it to say %q", i, l[i], want)
 		}
@@ -166,6 +169,12 @@ func TestVerdict(t *testing.T) {
 	for name, spoil := range map[string]func(r *report){
 		"leak":      func(r *report) { r.Leaks = []string{"objects"} },
 		"video gap": func(r *report) { r.VideoGapsOver = 1; r.VideoMaxGapMS = 130 },
+		"video gaps, some the machine's": func(r *report) {
+			r.VideoGapsOver, r.VideoGapsMachine = 3, 2
+		},
+		"audio gaps, some the machine's": func(r *report) {
+			r.AudioGapsOver, r.AudioGapsMachine = 1, 0
+		},
 		"audio gap": func(r *report) { r.AudioGapsOver = 2 },
 		"backwards": func(r *report) { r.VideoBackward = 1 },
 		"join":      func(r *report) { r.JoinFailures = 1 },
@@ -181,13 +190,93 @@ func TestVerdict(t *testing.T) {
 	}
 }
 
+// TestVerdictMachineGaps: gaps the machine accounts for are reported, not failed.
+func TestVerdictMachineGaps(t *testing.T) {
+	r := passing()
+	r.VideoGapsOver, r.VideoGapsMachine, r.AudioGapsOver, r.AudioGapsMachine = 3, 3, 1, 1
+	v, ok := verdict(r)
+	if !ok || !strings.Contains(v, "4 gap(s) over 100 ms (3 video, 1 audio) while the hypervisor") {
+		t.Errorf("verdict %q %v", v, ok)
+	}
+}
+
+// TestAttribute: a gap is the machine's when the stolen time or the load generator's lateness
+// covers its excess over the limit, and the server's otherwise.
+func TestAttribute(t *testing.T) {
+	start := time.Unix(1000, 0)
+	w := &cpuWatch{cpus: []int{0}, start: start}
+	// 20 ms windows; the gap from 1.0 s to 1.2 s has 60 ms stolen in it, the one from 3.0 s to
+	// 3.2 s 20 ms, the one from 5.0 s to 5.3 s none.
+	w.steal = make([]time.Duration, 300)
+	w.other = make([]time.Duration, 300)
+	w.steal[55], w.steal[56], w.steal[57] = 20*time.Millisecond, 20*time.Millisecond, 20*time.Millisecond
+	w.steal[155] = 20 * time.Millisecond
+	w.other[155] = 10 * time.Millisecond
+	w.other[156] = -10 * time.Millisecond // a window a tick off: sums, not windows, count
+	at := func(sec float64) time.Time { return start.Add(time.Duration(sec * float64(time.Second))) }
+	evs := []gapEvent{
+		{At: at(1.2), GapMS: 150},             // excess 50, stolen 60: steal
+		{At: at(3.2), GapMS: 150},             // excess 50, stolen 20: the server's
+		{At: at(5.3), GapMS: 120, SelfMS: 30}, // excess 20, the load generator 30 ms late
+		{At: at(5.3), GapMS: 300, SelfMS: 30}, // excess 200: the server's
+	}
+	if n := attribute(evs, 100*time.Millisecond, w); n != 2 {
+		t.Errorf("%d gaps the machine's, want 2: %+v", n, evs)
+	}
+	for i, want := range []string{"steal", "", "load generator", ""} {
+		if evs[i].Cause != want {
+			t.Errorf("gap %d: cause %q, want %q", i, evs[i].Cause, want)
+		}
+	}
+	if evs[0].StealMS != 60 || evs[1].StealMS != 20 || evs[1].OtherMS != 0 {
+		t.Errorf("stolen %v / %v ms, other %v ms", evs[0].StealMS, evs[1].StealMS, evs[1].OtherMS)
+	}
+	if st, ot := w.share(start, at(6)); math.Abs(st-80.0/60) > 0.01 || ot != 0 {
+		t.Errorf("share %.3f %% stolen, %.3f %% other", st, ot)
+	}
+	// Without a watch only the load generator's lateness counts.
+	evs = []gapEvent{{At: at(1.2), GapMS: 150}, {At: at(5.3), GapMS: 120, SelfMS: 30}}
+	if n := attribute(evs, 100*time.Millisecond, nil); n != 1 || evs[0].Cause != "" {
+		t.Errorf("without a watch: %d, %+v", n, evs)
+	}
+}
+
+// TestCPUWatchSelf watches this test's own process spinning on its CPUs: its time must not
+// count as other processes'.
+func TestCPUWatchSelf(t *testing.T) {
+	stop := make(chan struct{})
+	w, err := newCPUWatch(os.Getpid(), stop)
+	if err != nil {
+		close(stop)
+		t.Skipf("cannot watch: %v", err)
+	}
+	t0 := time.Now()
+	for time.Since(t0) < 300*time.Millisecond {
+	}
+	time.Sleep(2 * cpuWindow)
+	close(stop)
+	steal, other := w.during(t0, time.Now())
+	w.mu.Lock()
+	n := len(w.steal)
+	w.mu.Unlock()
+	if n < 10 {
+		t.Fatalf("%d windows recorded in 340 ms", n)
+	}
+	t.Logf("stolen %v, other %v over %d windows", steal, other, n)
+	if steal < 0 || other < 0 {
+		t.Errorf("negative figures: %v %v", steal, other)
+	}
+}
+
 func TestRenderDoc(t *testing.T) {
 	dir := t.TempDir()
 	r := passing()
 	r.Verdict, r.Pass = verdict(r)
 	r.Samples = []sample{{T: 6}, {T: 100, RSSKiB: 150 << 10}, {T: 200}}
 	r.Leaks = []string{"after: a | b"}
-	r.VideoGapEvents = []gapEvent{{AtSec: 12.5, GapMS: 130, TSStepMS: 33.3, SelfMS: 4, Key: true}}
+	r.VideoGapEvents = []gapEvent{{AtSec: 12.5, GapMS: 130, TSStepMS: 33.3, SelfMS: 4, Key: true, StealMS: 40, OtherMS: 10, Cause: "steal"}}
+	r.VideoGapsOver, r.VideoGapsMachine, r.ServerCPUStealPct = 1, 1, 2.5
+	r.Samples[1].CInUseKiB, r.Samples[1].CFreeKiB = 30<<10, 12<<10
 	r.ServerIntervals, r.ServerIntervalsOver = 7000, 1
 	res := filepath.Join(dir, "soak.json")
 	b, err := jsonBytes(r)
@@ -207,8 +296,8 @@ func TestRenderDoc(t *testing.T) {
 	out, _ := os.ReadFile(doc)
 	s := string(out)
 	for _, want := range []string{"## Soak: a Composite through 4 minutes", "**pass: 120 joins", "revision abc", "| leaves: stop-media | 30 |",
-		"mid-churn (t = 100 s) | 150.0", "- after: a \\| b", "tail\n",
-		"| video | 12.5 | 130.0 | 33.3 | yes | 4.0 |", "| 1 of 7000 |"} {
+		"mid-churn (t = 100 s) | 150.0 | 0.0 | 30.0 / 12.0 |", "- after: a \\| b", "tail\n",
+		"| video | 12.5 | 130.0 | 33.3 | yes | 4.0 | 40 | 10 | steal |", "| 1 / 0 |", "| 2.5 % / 0.0 % |", "| 1 of 7000 |"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("document lacks %q:\n%s", want, s)
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -16,28 +17,97 @@ const ClockTicks = 100
 
 // MachineBusy sums the non-idle fields of the aggregate "cpu" line of /proc/stat, in clock ticks.
 func MachineBusy() (int64, error) {
+	busy, _, err := CPUTimes(nil)
+	return busy, err
+}
+
+// CPUTimes reads /proc/stat: the busy ticks (user, nice, system, irq, softirq) and the steal
+// ticks (time the hypervisor ran something else while the CPU had work) summed over the given
+// CPUs' lines, or of the aggregate "cpu" line when cpus is empty.
+func CPUTimes(cpus []int) (busy, steal int64, err error) {
 	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	line, _, _ := bytes.Cut(data, []byte("\n"))
-	f := bytes.Fields(line)
-	if len(f) < 8 || string(f[0]) != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	return parseCPUTimes(data, cpus)
+}
+
+func parseCPUTimes(data []byte, cpus []int) (busy, steal int64, err error) {
+	want := map[string]bool{}
+	for _, c := range cpus {
+		want["cpu"+strconv.Itoa(c)] = true
 	}
-	var busy int64
-	for i, v := range f[1:] {
-		n, err := strconv.ParseInt(string(v), 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		// user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
-		if i == 3 || i == 4 || i >= 8 {
+	if len(cpus) == 0 {
+		want["cpu"] = true
+	}
+	found := 0
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		f := bytes.Fields(line)
+		if len(f) == 0 || !want[string(f[0])] {
 			continue
 		}
-		busy += n
+		if len(f) < 9 {
+			return 0, 0, fmt.Errorf("/proc/stat: short line %q", line)
+		}
+		for i, v := range f[1:] {
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				return 0, 0, fmt.Errorf("/proc/stat %q: %w", f[0], err)
+			}
+			// user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+			// already in user.
+			switch {
+			case i == 7:
+				steal += n
+			case i == 3 || i == 4 || i >= 8:
+			default:
+				busy += n
+			}
+		}
+		found++
 	}
-	return busy, nil
+	if found != len(want) {
+		return 0, 0, fmt.Errorf("/proc/stat: %d of the lines %v", found, cpus)
+	}
+	return busy, steal, nil
+}
+
+// AllowedCPUs are the CPUs a process may run on (Cpus_allowed_list of /proc/<pid>/status: "0",
+// "0-1", "0,2-3").
+func AllowedCPUs(pid string) ([]int, error) {
+	data, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return nil, err
+	}
+	return parseAllowedCPUs(string(data))
+}
+
+func parseAllowedCPUs(status string) ([]int, error) {
+	for _, line := range strings.Split(status, "\n") {
+		v, ok := strings.CutPrefix(line, "Cpus_allowed_list:")
+		if !ok {
+			continue
+		}
+		var out []int
+		for _, part := range strings.Split(strings.TrimSpace(v), ",") {
+			lo, hi, isRange := strings.Cut(part, "-")
+			a, err := strconv.Atoi(lo)
+			if err != nil {
+				return nil, fmt.Errorf("Cpus_allowed_list %q", v)
+			}
+			b := a
+			if isRange {
+				if b, err = strconv.Atoi(hi); err != nil || b < a {
+					return nil, fmt.Errorf("Cpus_allowed_list %q", v)
+				}
+			}
+			for c := a; c <= b; c++ {
+				out = append(out, c)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("no Cpus_allowed_list")
 }
 
 // ProcTicks returns utime+stime of /proc/<pid>/stat (pid may be "self"), all threads included.
@@ -96,6 +166,7 @@ func WaitForIdle(limit time.Duration, pct float64) (float64, bool) {
 type Snap struct {
 	At      time.Time
 	busy    int64
+	steal   int64
 	proc    int64
 	self    int64
 	hasProc bool
@@ -105,7 +176,7 @@ type Snap struct {
 func TakeSnap(pid int) (Snap, error) {
 	s := Snap{At: time.Now()}
 	var err error
-	if s.busy, err = MachineBusy(); err != nil {
+	if s.busy, s.steal, err = CPUTimes(nil); err != nil {
 		return s, err
 	}
 	if s.self, err = ProcTicks("self"); err != nil {
@@ -126,6 +197,9 @@ type Usage struct {
 	Loader  float64 `json:"loader_cpu_pct"`           // this process
 	Machine float64 `json:"machine_cpu_pct"`
 	Other   float64 `json:"other_cpu_pct"` // machine − server − loader: load not ours
+	// Steal: time the hypervisor ran something else while this machine's CPUs had work (not in
+	// any process's CPU time; it slows what runs and scatters the figures).
+	Steal float64 `json:"steal_cpu_pct"`
 }
 
 // Between is the CPU used from a to b (nil when b is not after a).
@@ -135,7 +209,7 @@ func Between(a, b Snap) *Usage {
 		return nil
 	}
 	pct := func(ticks int64) float64 { return round1(float64(ticks) / ClockTicks / secs * 100) }
-	u := &Usage{Loader: pct(b.self - a.self), Machine: pct(b.busy - a.busy)}
+	u := &Usage{Loader: pct(b.self - a.self), Machine: pct(b.busy - a.busy), Steal: pct(b.steal - a.steal)}
 	if a.hasProc && b.hasProc {
 		u.Server = pct(b.proc - a.proc)
 	}

@@ -1,6 +1,7 @@
 package procstat
 
 import (
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -30,5 +31,34 @@ func TestCPUOfThisProcess(t *testing.T) {
 	}
 	if Between(b, a) != nil {
 		t.Fatal("Between of reversed snapshots is not nil")
+	}
+}
+
+func TestParseCPUTimes(t *testing.T) {
+	stat := []byte("cpu  10 1 5 100 2 0 1 9 0 0\ncpu0 4 1 2 50 1 0 1 3 0 0\ncpu1 6 0 3 50 1 0 0 6 0 0\nintr 1\n")
+	for _, c := range []struct {
+		cpus        []int
+		busy, steal int64
+	}{{nil, 17, 9}, {[]int{0}, 8, 3}, {[]int{0, 1}, 17, 9}, {[]int{1}, 9, 6}} {
+		busy, steal, err := parseCPUTimes(stat, c.cpus)
+		if err != nil || busy != c.busy || steal != c.steal {
+			t.Errorf("%v: busy %d steal %d %v, want %d %d", c.cpus, busy, steal, err, c.busy, c.steal)
+		}
+	}
+	if _, _, err := parseCPUTimes(stat, []int{2}); err == nil {
+		t.Error("a missing CPU accepted")
+	}
+}
+
+func TestParseAllowedCPUs(t *testing.T) {
+	cpus, err := parseAllowedCPUs("Name:\tmiksilo\nCpus_allowed:\t5\nCpus_allowed_list:\t0,2-3\n")
+	if err != nil || fmt.Sprint(cpus) != "[0 2 3]" {
+		t.Errorf("allowed CPUs %v %v", cpus, err)
+	}
+	if _, err := parseAllowedCPUs("Cpus_allowed_list:\t3-1\n"); err == nil {
+		t.Error("a backwards range accepted")
+	}
+	if cpus, err := AllowedCPUs("self"); err != nil || len(cpus) == 0 {
+		t.Errorf("this process: %v %v", cpus, err)
 	}
 }
