@@ -144,7 +144,7 @@ func settings() []setting {
 		},
 		{
 			key: "memory.malloc_arenas", env: "MIKSILO_MEMORY_MALLOC_ARENAS", flag: "memory-malloc-arenas",
-			doc:  "most malloc arenas the C allocator creates from start-up on (glibc's M_ARENA_MAX; the Go runtime's first threads already have 3–5): by default glibc gives every new thread an arena of its own, up to 8 per CPU, and each keeps its own fragments, so a server whose Composite inputs come and go grew its RSS without bound; 0 = glibc's default",
+			doc:  "most malloc arenas of the C allocator (glibc's M_ARENA_MAX, set as MALLOC_ARENA_MAX when the server re-executes itself at start-up, see Go runtime below): by default glibc gives every new thread an arena of its own, up to 8 per CPU, and each keeps its own fragments, so a server whose Composite inputs come and go grew its RSS under churn; 0 = glibc's default",
 			bind: intField(func(c *Config) *int { return &c.Memory.MallocArenas }, 2, nonNegative[int]),
 		},
 		{

@@ -79,12 +79,24 @@ const reexecMarker = "MIKSILO_REEXECUTED"
 // re-execution, or when exec fails (the server then runs with Go's and the
 // kernel's defaults, which are only slower); the error also reports a bad
 // SlackEnv value.
-func Reexec() error {
+//
+// extra are further "KEY=value" settings for the new process, each added
+// only when the environment has no KEY (the operator's own wins), such as
+// C library settings read once at start-up (MALLOC_ARENA_MAX).
+func Reexec(extra ...string) error {
 	slack, serr := Slack(os.LookupEnv)
 	if os.Getenv(reexecMarker) == "1" {
 		return serr
 	}
 	env, changed := Env(os.Environ())
+	for _, kv := range extra {
+		k, _, ok := strings.Cut(kv, "=")
+		if _, set := os.LookupEnv(k); !ok || set {
+			continue
+		}
+		env = append(env, kv)
+		changed = true
+	}
 	runtime.LockOSThread() // the slack is read, set and inherited on this thread
 	defer runtime.UnlockOSThread()
 	withSlack := false

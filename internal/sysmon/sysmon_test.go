@@ -39,7 +39,7 @@ func TestEnv(t *testing.T) {
 // threads' timer slack (MIKSILO_GO_TIMER_SLACK; 0 leaves the kernel's).
 func TestReexec(t *testing.T) {
 	if os.Getenv("SYSMON_TEST_CHILD") == "1" {
-		err := Reexec()
+		err := Reexec("SYSMON_EXTRA=added")
 		// This thread's slack: every thread inherited the re-executing
 		// thread's (/proc/self/timerslack_ns is the main thread's, which
 		// another thread may read only with CAP_SYS_NICE).
@@ -48,18 +48,22 @@ func TestReexec(t *testing.T) {
 			t.Fatal(serr)
 		}
 		os.Stdout.WriteString("GODEBUG=" + os.Getenv("GODEBUG") + "\nSLACK=" + fmt.Sprint(slack.Nanoseconds()) +
-			"\nREEXECUTED=" + os.Getenv("MIKSILO_REEXECUTED") + "\n")
+			"\nREEXECUTED=" + os.Getenv("MIKSILO_REEXECUTED") + "\nEXTRA=" + os.Getenv("SYSMON_EXTRA") + "\n")
 		if err != nil {
 			os.Stdout.WriteString("ERR=" + err.Error() + "\n")
 		}
 		return
 	}
-	run := func(godebug string, slack ...string) map[string]string {
+	run := func(godebug, extra string, slack ...string) map[string]string {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestReexec$", "-test.v")
 		env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-			return strings.HasPrefix(kv, "GODEBUG=") || strings.HasPrefix(kv, SlackEnv+"=") || strings.HasPrefix(kv, "MIKSILO_REEXECUTED=")
+			return strings.HasPrefix(kv, "GODEBUG=") || strings.HasPrefix(kv, SlackEnv+"=") || strings.HasPrefix(kv, "MIKSILO_REEXECUTED=") ||
+				strings.HasPrefix(kv, "SYSMON_EXTRA=")
 		})
 		cmd.Env = append(env, "SYSMON_TEST_CHILD=1", "GODEBUG="+godebug)
+		if extra != "" {
+			cmd.Env = append(cmd.Env, "SYSMON_EXTRA="+extra)
+		}
 		if len(slack) > 0 {
 			cmd.Env = append(cmd.Env, SlackEnv+"="+slack[0])
 		}
@@ -69,7 +73,7 @@ func TestReexec(t *testing.T) {
 		}
 		got := map[string]string{}
 		for _, l := range strings.Split(string(out), "\n") {
-			if k, v, ok := strings.Cut(l, "="); ok && (k == "GODEBUG" || k == "SLACK" || k == "REEXECUTED" || k == "ERR") {
+			if k, v, ok := strings.Cut(l, "="); ok && (k == "GODEBUG" || k == "SLACK" || k == "REEXECUTED" || k == "EXTRA" || k == "ERR") {
 				got[k] = v
 			}
 		}
@@ -88,23 +92,26 @@ func TestReexec(t *testing.T) {
 	want5ms := fmt.Sprint(DefaultSlack.Nanoseconds())
 	for _, tc := range []struct {
 		name, godebug string
+		extra         string // SYSMON_EXTRA in the child's environment
 		slack         []string
 		wantGODEBUG   string
 		wantSlack     string
 		reexecuted    string
+		wantExtra     string
 	}{
-		{"defaults", "gctrace=0", nil, "gctrace=0," + Setting, want5ms, "1"},
-		{"schedtrace set: re-executed for the slack only", "schedtrace=0", nil, "schedtrace=0", want5ms, "1"},
-		{"own slack", "gctrace=0", []string{"2ms"}, "gctrace=0," + Setting, "2000000", "1"},
-		{"slack off", "gctrace=0", []string{"0"}, "gctrace=0," + Setting, kernel, "1"},
-		{"nothing to change", "schedtrace=0", []string{"0"}, "schedtrace=0", kernel, ""},
+		{"defaults", "gctrace=0", "", nil, "gctrace=0," + Setting, want5ms, "1", "added"},
+		{"schedtrace set: re-executed for the slack only", "schedtrace=0", "mine", nil, "schedtrace=0", want5ms, "1", "mine"},
+		{"own slack", "gctrace=0", "", []string{"2ms"}, "gctrace=0," + Setting, "2000000", "1", "added"},
+		{"slack off", "gctrace=0", "", []string{"0"}, "gctrace=0," + Setting, kernel, "1", "added"},
+		{"re-executed for the extra setting only", "schedtrace=0", "", []string{"0"}, "schedtrace=0", kernel, "1", "added"},
+		{"nothing to change", "schedtrace=0", "mine", []string{"0"}, "schedtrace=0", kernel, "", "mine"},
 	} {
-		got := run(tc.godebug, tc.slack...)
-		if got["GODEBUG"] != tc.wantGODEBUG || got["SLACK"] != tc.wantSlack || got["REEXECUTED"] != tc.reexecuted || got["ERR"] != "" {
-			t.Errorf("%s: child %v; want GODEBUG %q, slack %s, re-executed %q", tc.name, got, tc.wantGODEBUG, tc.wantSlack, tc.reexecuted)
+		got := run(tc.godebug, tc.extra, tc.slack...)
+		if got["GODEBUG"] != tc.wantGODEBUG || got["SLACK"] != tc.wantSlack || got["REEXECUTED"] != tc.reexecuted || got["EXTRA"] != tc.wantExtra || got["ERR"] != "" {
+			t.Errorf("%s: child %v; want GODEBUG %q, slack %s, re-executed %q, extra %q", tc.name, got, tc.wantGODEBUG, tc.wantSlack, tc.reexecuted, tc.wantExtra)
 		}
 	}
-	if got := run("gctrace=0", "soon"); got["ERR"] == "" || got["SLACK"] != want5ms {
+	if got := run("gctrace=0", "", "soon"); got["ERR"] == "" || got["SLACK"] != want5ms {
 		t.Errorf("bad %s: child %v; want an error and the default slack", SlackEnv, got)
 	}
 }

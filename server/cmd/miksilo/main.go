@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/miksilo/miksilo/internal/config"
@@ -16,12 +17,6 @@ import (
 )
 
 func main() {
-	// Before anything else: re-executes once with GODEBUG=schedtrace set
-	// (unless GODEBUG sets it) and the Go threads' timer slack
-	// (MIKSILO_GO_TIMER_SLACK, default 5ms); see internal/sysmon.
-	if err := sysmon.Reexec(); err != nil {
-		fmt.Fprintln(os.Stderr, "miksilo: runtime settings (internal/sysmon; running with the defaults where they failed):", err)
-	}
 	cfg, err := config.Load(os.Args[1:], os.LookupEnv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -29,6 +24,19 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "miksilo:", err)
 		os.Exit(2)
+	}
+	// Before the server starts: re-executes once with GODEBUG=schedtrace
+	// set (unless GODEBUG sets it), the Go threads' timer slack
+	// (MIKSILO_GO_TIMER_SLACK, default 5ms) and MALLOC_ARENA_MAX from
+	// memory.malloc_arenas (unless the environment sets it: glibc reads it
+	// once, before the Go runtime's first threads take arenas of their own);
+	// see internal/sysmon. The configuration is loaded again after it.
+	var extra []string
+	if n := cfg.Memory.MallocArenas; n > 0 {
+		extra = append(extra, "MALLOC_ARENA_MAX="+strconv.Itoa(n))
+	}
+	if err := sysmon.Reexec(extra...); err != nil {
+		fmt.Fprintln(os.Stderr, "miksilo: runtime settings (internal/sysmon; running with the defaults where they failed):", err)
 	}
 	log := cfg.Logger(os.Stderr)
 	srv, err := server.New(cfg, log)
