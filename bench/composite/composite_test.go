@@ -298,6 +298,23 @@ func TestRender(t *testing.T) {
 			t.Errorf("over-target section:\n%s", sec)
 		}
 	})
+	t.Run("disturbed rounds", func(t *testing.T) {
+		rs := roundResults([]float64{0.8, 0.8}, []float64{0.75, 0.75}, []float64{50, 50}) // steal: Miksilo 0, 1; gst-launch 10, 11
+		rs[0].Other = 20                                                                  // Miksilo round 1
+		writeResults(t, res, rs)
+		set, err := loadResults(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec, err := renderSection(renderConfig{maxOther: 15, maxSteal: 10}, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "disturbed Miksilo round 1 (20 % other, 0 % stolen), gst-launch round 2 (0 % other, 11 % stolen), even on"
+		if !strings.Contains(sec, want) {
+			t.Errorf("section lacks %q:\n%s", want, sec)
+		}
+	})
 	t.Run("failed rounds", func(t *testing.T) {
 		rs := roundResults([]float64{0.8, 0.8}, []float64{0.8, 0.8}, []float64{50, 50})
 		rs[2].Fail = "the output fell behind: 20.0 fps in the window"                     // Miksilo round 2

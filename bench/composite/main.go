@@ -76,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rc.missing, "missing", "", "render mode: why Miksilo has no result")
 	fs.StringVar(&rc.wakeCost, "wake-cost", "", "render mode: bench/wakecost -line output of the same run")
 	fs.Float64Var(&rc.maxOther, "max-other", 15, "render mode: flag runs during which other processes used more than this % of a CPU")
+	fs.Float64Var(&rc.maxSteal, "max-steal", 5, "render mode: flag runs during which the hypervisor's steal took more than this % of a CPU")
 	shared := tool.Register(fs, "composite", false)
 	if err := fs.Parse(args); err != nil {
 		return 2
