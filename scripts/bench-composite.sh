@@ -36,7 +36,7 @@
 #                             retried (default 15)
 #   BENCH_MAX_STEAL           a run during which the hypervisor ran something else on this machine's
 #                             CPUs (steal, /proc/stat) for more than this % of a CPU is retried
-#                             (default 5: Miksilo's CPU figure rises ~1 % per % stolen up to ~10 %)
+#                             (default 5: both subjects' CPU figures rise ~1 % per % stolen)
 #   BENCH_RETRIES             retries of such a run, per subject and round (default 2; the least
 #                             disturbed attempt, other + steal, is kept)
 #   BENCH_MIKSILO             the server binary (default bin/miksilo, which make bench builds)
