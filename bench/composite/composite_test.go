@@ -273,7 +273,7 @@ func TestRender(t *testing.T) {
 		"| CPU-s per output second, median (range) | 0.800 (0.700–0.900) | 0.720 (0.700–0.750) | 1.07× (0.97–1.29) | ratio ≤ 1.10 | yes |",
 		"ratio of the two subjects' medians 0.800 ÷ 0.720 = 1.11×",
 		"30.0 / 55.0 / 0.0 (80.0), 5400 frames; p95 of the rounds 50.0–70.0",
-		"| 2 | 0.900 | 0.700 | 1.29× | 30.0 / 70.0 | 1950 / 2000 | 30.0 (0) | 0 / 0 |",
+		"| 2 | 0.900 | 0.700 | 1.29× | 30.0 / 70.0 | 1950 / 2000 | 30.0 (0) | 0 / 0 | 1 / 11 |",
 		"**Met**: CPU ratio 1.07×, the median of 3 per-round ratios",
 		"3 interleaved rounds", "| Miksilo | 3 | 15.0 | 0 | 0 | 2 |", "| gst-launch | 1 | 15.0 | 0 | 0 | 10 |",
 		"- Wake-ups: CPU time per event (bench/wakecost, CPU 0): a system call 0.3 µs.\n",

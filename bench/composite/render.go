@@ -358,7 +358,7 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 	}
 
 	p("\n### Rounds\n\n")
-	p("| round | Miksilo CPU-s/s | gst-launch CPU-s/s | ratio | Miksilo latency p50 / p95 ms | output kb/s Miksilo / gst-launch | Miksilo fps (largest gap ms) | other CPU %% Miksilo / gst-launch |\n| ---: | ---: | ---: | ---: | --- | --- | --- | --- |\n")
+	p("| round | Miksilo CPU-s/s | gst-launch CPU-s/s | ratio | Miksilo latency p50 / p95 ms | output kb/s Miksilo / gst-launch | Miksilo fps (largest gap ms) | other CPU %% Miksilo / gst-launch | stolen CPU %% Miksilo / gst-launch |\n| ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |\n")
 	cell := func(r *result, f func(*result) string) string {
 		switch {
 		case r == nil:
@@ -376,7 +376,7 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 		if !math.IsNaN(ratios[i]) {
 			rt = fmt.Sprintf("%.2f×", ratios[i])
 		}
-		p("| %d | %s | %s | %s | %s | %s / %s | %s | %s / %s |\n", n,
+		p("| %d | %s | %s | %s | %s | %s / %s | %s | %s / %s | %s / %s |\n", n,
 			cell(m, func(r *result) string { return fmt.Sprintf("%.3f", r.CPUPerOutputSec) }),
 			cell(g, func(r *result) string { return fmt.Sprintf("%.3f", r.CPUPerOutputSec) }),
 			rt,
@@ -385,7 +385,9 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 			cell(g, func(r *result) string { return fmt.Sprintf("%.0f", r.VP8Kbps) }),
 			cell(m, func(r *result) string { return fmt.Sprintf("%.1f (%.0f)", r.OutFPS, r.MaxGapMs) }),
 			cell(m, func(r *result) string { return fmt.Sprintf("%.0f", r.Other) }),
-			cell(g, func(r *result) string { return fmt.Sprintf("%.0f", r.Other) }))
+			cell(g, func(r *result) string { return fmt.Sprintf("%.0f", r.Other) }),
+			cell(m, func(r *result) string { return fmt.Sprintf("%.0f", r.Steal) }),
+			cell(g, func(r *result) string { return fmt.Sprintf("%.0f", r.Steal) }))
 	}
 
 	p("\n### Verdict\n\n")
