@@ -293,12 +293,23 @@ func TestTranscoderSharedBySinksThatNeedIt(t *testing.T) {
 	// Keyframes: a sink's request goes to the transcoder's encoder, not to
 	// the source; the transcoder's decoder asks the source.
 	time.Sleep(KeyframeInterval) // leave the rate-limit windows (not an assertion)
-	for len(askedSource) > 0 {
-		<-askedSource
+	// Requests made before (merged ones fire when their window ends, each on
+	// a goroutine of its own, late on a loaded machine): wait until none
+	// has arrived for a while.
+	quiet := func(ch <-chan struct{}) {
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case <-ch:
+			case <-time.After(200 * time.Millisecond):
+				return
+			case <-deadline:
+				t.Fatal("keyframe requests kept coming for 5 s with no one asking")
+			}
+		}
 	}
-	for len(tc.forced) > 0 {
-		<-tc.forced
-	}
+	quiet(askedSource)
+	quiet(tc.forced)
 	h1.Input(Video, "default").RequestKeyframe()
 	waitSignal(t, tc.forced, "ForceKeyframe after a sink asked for a keyframe")
 	select {

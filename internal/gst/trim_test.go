@@ -87,8 +87,10 @@ func TestLimitArenas(t *testing.T) {
 		if err := LimitArenas(limit); err != nil {
 			t.Fatal(err)
 		}
-		// Counted after the limit: a Go runtime thread starting meanwhile
-		// may still have been creating an arena as the limit was set.
+		// Counted after the limit, and after a pause: a Go runtime thread
+		// starting meanwhile (more of them under the race detector) may
+		// still have been creating an arena as the limit was set.
+		time.Sleep(50 * time.Millisecond)
 		fmt.Printf("BEFORE=%d\n", arenas())
 		if allocThreads(8) != 8 {
 			t.Fatal("threads did not start")
@@ -114,7 +116,10 @@ func TestLimitArenas(t *testing.T) {
 	if before, after := count(0); after < before+4 {
 		t.Skipf("without a limit %d → %d arenas for 8 threads: this allocator shares them anyway", before, after)
 	}
-	if before, after := count(2); after > max(before, 2) {
+	// One more is tolerated: a runtime thread's arena creation already under
+	// way when the limit was set (seen once under -race on a loaded
+	// machine: 3 → 4). Without the limit the 8 threads add 8.
+	if before, after := count(2); after > max(before, 2)+1 {
 		t.Errorf("%d → %d arenas for 8 threads with LimitArenas(2)", before, after)
 	}
 }
