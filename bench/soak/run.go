@@ -79,7 +79,6 @@ type report struct {
 	// The server's CPUs during the churn: stolen by the hypervisor, used by other processes.
 	ServerCPUStealPct float64 `json:"server_cpu_steal_pct"`
 	ServerCPUOtherPct float64 `json:"server_cpu_other_pct"`
-	OtherCPUPercent   float64 `json:"other_cpu_pct,omitempty"`
 
 	Before       sample   `json:"before"`        // fresh server, before the session
 	Steady       sample   `json:"steady"`        // pipeline, Composite and the viewer up, no host

@@ -52,24 +52,9 @@ static int miksilo_alloc_threads(int n) {
 	return n;
 }
 
-// miksilo_fragment allocates n blocks of size bytes and frees all but the
-// last, which keeps the freed memory from the arena's top (so free alone
-// cannot return it): the pattern GStreamer's threads leave behind. Returns
-// the kept block. For TrimMemory's test.
-static void *miksilo_fragment(int n, size_t size) {
-	void **blocks = malloc(sizeof(void *) * n);
-	for (int i = 0; i < n; i++) {
-		blocks[i] = malloc(size);
-		((volatile char *)blocks[i])[0] = 1;
-	}
-	void *last = blocks[n - 1];
-	for (int i = 0; i < n - 1; i++) free(blocks[i]);
-	free(blocks);
-	return last;
-}
-
-// miksilo_hold allocates n blocks of size bytes and keeps them (for
-// ReadCHeap's test); miksilo_release frees them.
+// miksilo_hold allocates n blocks of size bytes and keeps them (for the
+// tests of ReadCHeap and, through miksilo_fragment, TrimMemory);
+// miksilo_release frees them.
 static void **miksilo_hold(int n, size_t size) {
 	void **blocks = malloc(sizeof(void *) * n);
 	for (int i = 0; i < n; i++) {
@@ -82,6 +67,18 @@ static void **miksilo_hold(int n, size_t size) {
 static void miksilo_release(void **blocks, int n) {
 	for (int i = 0; i < n; i++) free(blocks[i]);
 	free(blocks);
+}
+
+// miksilo_fragment allocates n blocks of size bytes and frees all but the
+// last, which keeps the freed memory from the arena's top (so free alone
+// cannot return it): the pattern GStreamer's threads leave behind. Returns
+// the kept block. For TrimMemory's test.
+static void *miksilo_fragment(int n, size_t size) {
+	void **blocks = miksilo_hold(n, size);
+	void *last = blocks[n - 1];
+	for (int i = 0; i < n - 1; i++) free(blocks[i]);
+	free(blocks);
+	return last;
 }
 
 // miksilo_heap sums glibc's arenas (mallinfo2 walks every one of them).
