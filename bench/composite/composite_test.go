@@ -80,7 +80,16 @@ func TestCompositeReadout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	desc := baselineLaunch(files, 640, 360, 800_000)
+	desc := baselineLaunch(files, 640, 360, 800_000, false)
+	// Staggered as the publishers: input i a quarter frame interval (of 30 fps) after input i-1.
+	for i, off := range []string{"0", "8333333", "16666666", "25000000"} {
+		if want := fmt.Sprintf("identity sync=true ts-offset=%s ! vp8dec threads=1 ! mix.sink_%d", off, i); !strings.Contains(desc, want) {
+			t.Fatalf("the baseline does not release input %d at its phase (%q):\n%s", i, want, desc)
+		}
+	}
+	if lock := baselineLaunch(files, 640, 360, 800_000, true); strings.Count(lock, "ts-offset=0 ") != inputs {
+		t.Fatalf("lockstep baseline:\n%s", lock)
+	}
 	desc = strings.Replace(desc, "fakesink sync=false", "appsink name=sink sync=false", 1)
 	if !strings.Contains(desc, "appsink") {
 		t.Fatal("the baseline description has no fakesink to replace")
@@ -273,9 +282,9 @@ func TestRender(t *testing.T) {
 		"| CPU-s per output second, median (range) | 0.800 (0.700–0.900) | 0.720 (0.700–0.750) | 1.07× (0.97–1.29) | ratio ≤ 1.10 | yes |",
 		"ratio of the two subjects' medians 0.800 ÷ 0.720 = 1.11×",
 		"30.0 / 55.0 / 0.0 (80.0), 5400 frames; p95 of the rounds 50.0–70.0",
-		"| 2 | 0.900 | 0.700 | 1.29× | 30.0 / 70.0 | 1950 / 2000 | 30.0 (0) | 0 / 0 | 1 / 11 |",
+		"| 2 | 0.900 | 0.700 | 1.29× | 30.0 / 70.0 | 1950 / 2000 | 30.0 (0) | 0 / 0 | 1.0 / 11.0 |",
 		"**Met**: CPU ratio 1.07×, the median of 3 per-round ratios",
-		"3 interleaved rounds", "| Miksilo | 3 | 15.0 | 0 | 0 | 2 |", "| gst-launch | 1 | 15.0 | 0 | 0 | 10 |",
+		"3 interleaved rounds", "| Miksilo | 3 | 15.0 | 0 | 0 | — (2) |", "| gst-launch | 1 | 15.0 | 0 | 0 | — (10) |",
 		"- Wake-ups: CPU time per event (bench/wakecost, CPU 0): a system call 0.3 µs.\n",
 	} {
 		if !strings.Contains(s, want) {
@@ -313,6 +322,33 @@ func TestRender(t *testing.T) {
 		want := "disturbed Miksilo round 1 (20 % other, 0 % stolen), gst-launch round 2 (0 % other, 11 % stolen), even on"
 		if !strings.Contains(sec, want) {
 			t.Errorf("section lacks %q:\n%s", want, sec)
+		}
+	})
+	t.Run("steal of the subject's CPU", func(t *testing.T) {
+		rs := roundResults([]float64{0.8, 0.8}, []float64{0.75, 0.75}, []float64{50, 50})
+		// Miksilo round 1: much stolen on the machine, little on its own CPU (not disturbed);
+		// gst-launch round 2: more than the 10 % limit on its own CPU.
+		rs[0].Steal, rs[0].ServerSteal, rs[0].ServerCPUs = 30, 3, []int{0}
+		rs[3].Steal, rs[3].ServerSteal, rs[3].ServerCPUs = 14, 12.5, []int{0}
+		writeResults(t, res, rs)
+		set, err := loadResults(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec, err := renderSection(renderConfig{maxOther: 15, maxSteal: 10}, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{
+			"disturbed gst-launch round 2 (0 % other, 12 % stolen), even on", // round 1: the machine's 10, not over
+			"| Miksilo | 1 | 15.0 | 0 | 0 | 3.0 (30) |", "| gst-launch | 2 | 15.0 | 0 | 0 | 12.5 (14) |", "| gst-launch | 1 | 15.0 | 0 | 0 | — (10) |",
+			"| 3.0 / 10.0 |", "| 1.0 / 12.5 |"} {
+			if !strings.Contains(sec, want) {
+				t.Errorf("section lacks %q:\n%s", want, sec)
+			}
+		}
+		if strings.Contains(sec, "Miksilo round 1 (") {
+			t.Errorf("Miksilo round 1 flagged for the machine's steal:\n%s", sec)
 		}
 	})
 	t.Run("failed rounds", func(t *testing.T) {

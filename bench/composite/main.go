@@ -64,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.failFrame, "fail-frame", "", "PNG file for the viewer's last decoded picture when the output does not show every input in time")
 	fs.IntVar(&cfg.round, "round", 0, "round number written into the result (the script interleaves Miksilo and gst-launch rounds; 0 = none)")
 	fs.IntVar(&cfg.extraViewers, "extra-viewers", 0, "miksilo: this many more viewers of the output, which only receive it (what fanning the Composite out costs)")
+	fs.BoolVar(&cfg.lockstep, "baseline-lockstep", false, "baseline: release the four inputs' frames together instead of a quarter frame interval apart as Miksilo's publishers send them")
 	fs.BoolVar(&makeOnly, "make-clips", false, "encode the input clips into -clip-dir (when missing) and exit")
 	fs.StringVar(&rc.results, "render", "", "render mode: JSON-lines results file to turn into the docs section")
 	fs.StringVar(&rc.doc, "doc", "docs/benchmarks.md", "render mode: markdown file whose composite section is replaced")

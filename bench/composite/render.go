@@ -246,8 +246,8 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 	}
 	var busy []string
 	for _, r := range append(append([]*result(nil), mkAll...), glAll...) {
-		if (rc.maxOther > 0 && r.Other > rc.maxOther) || (rc.maxSteal > 0 && r.Steal > rc.maxSteal) {
-			busy = append(busy, fmt.Sprintf("%s round %d (%.0f %% other, %.0f %% stolen)", subjectName(r.Subject), r.Round, r.Other, r.Steal))
+		if (rc.maxOther > 0 && r.Other > rc.maxOther) || (rc.maxSteal > 0 && r.stolen() > rc.maxSteal) {
+			busy = append(busy, fmt.Sprintf("%s round %d (%.0f %% other, %.0f %% stolen)", subjectName(r.Subject), r.Round, r.Other, r.stolen()))
 		}
 	}
 	if len(busy) > 0 {
@@ -271,10 +271,10 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 	}
 	p("- Inputs: four 640×360 VP8 clips of %d frames (%.0f s at 30 fps; a tinted, smooth, panning texture with fresh grain in every frame, camera-like, and a row of 24 black or white 24×24 blocks stamping the input's index and the frame's number, then their complement), encoded once with vp8enc (CBR %d kb/s, one key frame per loop) into bin/bench/composite-v*-in*.ivf and looped.\n",
 		clipFrames, float64(clipFrames)/fps, inputBitrate/1000)
-	p("- Rounds: the two subjects are measured in %d interleaved rounds, Miksilo first in odd rounds and gst-launch first in even ones, so that a drift of the machine's speed during the run favours neither. Each round starts a fresh process: a new bin/miksilo (and in it a new MediaPipeline and Composite) for Miksilo, a new gst-launch-1.0 for the baseline; the idle cost, start-up and warm-up are therefore the same in every round. A round whose window another workload (other processes above %.0f %% of a CPU) or the hypervisor disturbed (the time it ran something else on this machine's CPUs, /proc/stat steal, above %.0f %% of a CPU) is repeated up to twice, the least disturbed attempt kept: steal is in no process's CPU time, but both subjects' CPU per output second rise with it, by ~1 %% per %% of a CPU stolen below 10 %% and Miksilo's more above (docs/benchmarks.md, section Composite and the hypervisor's steal).\n", nr, rc.maxOther, rc.maxSteal)
+	p("- Rounds: the two subjects are measured in %d interleaved rounds, Miksilo first in odd rounds and gst-launch first in even ones, so that a drift of the machine's speed during the run favours neither. Each round starts a fresh process: a new bin/miksilo (and in it a new MediaPipeline and Composite) for Miksilo, a new gst-launch-1.0 for the baseline; the idle cost, start-up and warm-up are therefore the same in every round. A round whose window another workload (other processes above %.0f %% of a CPU) or the hypervisor disturbed (the time it ran something else on the CPU the subject is pinned to, /proc/stat steal of that CPU, above %.0f %% of it) is repeated (BENCH_RETRIES times at most), the least disturbed attempt kept: steal is in no process's CPU time, but both subjects' CPU per output second rise with it (docs/benchmarks.md, section Composite and the hypervisor's steal).\n", nr, rc.maxOther, rc.maxSteal)
 	p("- Miksilo: over the Kurento Protocol a MediaPipeline; a Composite (width %d, height %d, framerate 30, codec VP8, bitrate %d); four publisher WebRtcEndpoints each `connect`ed to a HubPort of their own; a fifth HubPort (no input) `connect`ed to a viewer WebRtcEndpoint. Four pion publishers (ICE, DTLS, SRTP, NACK, RTCP reports; started one quarter of a frame interval apart, as independent cameras) send the clips at 30 fps; a PLI restarts a clip at its key frame. The viewer (NACK, RTCP reports) reassembles the output, decodes it with vp8dec in the load generator and reads the stamps in the four quadrants; after a loss its NACKs did not repair it decodes nothing until the next key frame, which it asks for with a PLI, as a browser does. Started with `-webrtc-loopback-only`.\n",
 		ref.Width, ref.Height, ref.TargetBps)
-	p("- Baseline: gst-launch-1.0 on the same clips (files long enough for the run), each input `filesrc ! ivfparse ! identity sync=true ! vp8dec threads=1` (paced at 30 fps by the pipeline clock; the decoder as the Composite's input branch sets it) into `compositor` (`background=black`) on the same 2×2 grid, then the Composite's own encoder and payloader fragments (`composite.VideoEncoderLaunch`, `composite.VideoPayloaderLaunch`, so the encoder settings are identical by construction) into `fakesink`. Ratios are Miksilo ÷ gst-launch.\n")
+	p("- Baseline: gst-launch-1.0 on the same clips (files long enough for the run), each input `filesrc ! ivfparse ! identity sync=true ts-offset=… ! vp8dec threads=1` (paced at 30 fps by the pipeline clock, input i released i/4 of a frame interval after input 0 as the publishers send theirs; the decoder as the Composite's input branch sets it) into `compositor` (`background=black`) on the same 2×2 grid, then the Composite's own encoder and payloader fragments (`composite.VideoEncoderLaunch`, `composite.VideoPayloaderLaunch`, so the encoder settings are identical by construction) into `fakesink`. Ratios are Miksilo ÷ gst-launch.\n")
 	p("- CPU-seconds per second of output = the subject's CPU time (utime + stime of all its threads, /proc/PID/stat) over the window ÷ the seconds of 30 fps output produced in the window (output frames ÷ 30: for Miksilo the frames the viewer received, for gst-launch the frames an `identity` between encoder and payloader reported through `gst-launch-1.0 -v`).\n")
 	p("- Added latency: for each input frame, from the moment its last RTP packet left the publisher to the arrival at the viewer of the first RTP packet of the first output frame that shows its number. It includes SRTP both ways, jitter handling, decoding, the wait for the compositor's next output tick (0–33 ms), encoding and payloading; the viewer's own decoding is not in it.\n")
 	p("- Output bitrate: VP8 bytes of the output frames in the window (what the encoder's target-bitrate counts) against the bitrate setting; for Miksilo as the viewer received them (the RTP payload, VP8 payload descriptors included, in brackets).\n")
@@ -358,7 +358,7 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 	}
 
 	p("\n### Rounds\n\n")
-	p("| round | Miksilo CPU-s/s | gst-launch CPU-s/s | ratio | Miksilo latency p50 / p95 ms | output kb/s Miksilo / gst-launch | Miksilo fps (largest gap ms) | other CPU %% Miksilo / gst-launch | stolen CPU %% Miksilo / gst-launch |\n| ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |\n")
+	p("| round | Miksilo CPU-s/s | gst-launch CPU-s/s | ratio | Miksilo latency p50 / p95 ms | output kb/s Miksilo / gst-launch | Miksilo fps (largest gap ms) | other CPU %% Miksilo / gst-launch | stolen %% of its CPU Miksilo / gst-launch |\n| ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |\n")
 	cell := func(r *result, f func(*result) string) string {
 		switch {
 		case r == nil:
@@ -386,8 +386,8 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 			cell(m, func(r *result) string { return fmt.Sprintf("%.1f (%.0f)", r.OutFPS, r.MaxGapMs) }),
 			cell(m, func(r *result) string { return fmt.Sprintf("%.0f", r.Other) }),
 			cell(g, func(r *result) string { return fmt.Sprintf("%.0f", r.Other) }),
-			cell(m, func(r *result) string { return fmt.Sprintf("%.0f", r.Steal) }),
-			cell(g, func(r *result) string { return fmt.Sprintf("%.0f", r.Steal) }))
+			cell(m, func(r *result) string { return fmt.Sprintf("%.1f", r.stolen()) }),
+			cell(g, func(r *result) string { return fmt.Sprintf("%.1f", r.stolen()) }))
 	}
 
 	p("\n### Verdict\n\n")
@@ -421,20 +421,20 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 	}
 
 	p("\n### Run health\n\n")
-	p("| subject | round | window s | loader CPU %% | other CPU %% | stolen CPU %% | details |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	p("| subject | round | window s | loader CPU %% | other CPU %% | stolen %% of its CPU (of the machine's) | details |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for i, n := range rs.rounds {
 		if m := rs.mk[i]; m != nil {
-			p("| Miksilo | %d | %.1f | %.0f | %.0f | %.0f | %s |\n", n, m.WindowSec, m.Loader, m.Other, m.Steal, mddoc.Escape(miksiloDetails(m)))
+			p("| Miksilo | %d | %.1f | %.0f | %.0f | %s | %s |\n", n, m.WindowSec, m.Loader, m.Other, stealCell(m), mddoc.Escape(miksiloDetails(m)))
 		}
 		if g := rs.gl[i]; g != nil {
-			p("| gst-launch | %d | %.1f | %.0f | %.0f | %.0f | ran %.1f s for %.1f s of media%s |\n", n, g.WindowSec, g.Loader, g.Other, g.Steal, g.RunSec, g.ExpectedSec, failSuffix(g))
+			p("| gst-launch | %d | %.1f | %.0f | %.0f | %s | ran %.1f s for %.1f s of media%s |\n", n, g.WindowSec, g.Loader, g.Other, stealCell(g), g.RunSec, g.ExpectedSec, failSuffix(g))
 		}
 	}
 	if lb != nil {
-		p("| loopback check | | %.1f | %.0f | %.0f | %.0f | one publisher → WebRtcEndpoint → viewer, no Composite: latency p50 / p95 %.1f / %.1f ms, server %.1f %% CPU%s |\n",
-			lb.WindowSec, lb.Loader, lb.Other, lb.Steal, lb.LatP50Ms, lb.LatP95Ms, lb.Server, failSuffix(lb))
+		p("| loopback check | | %.1f | %.0f | %.0f | %s | one publisher → WebRtcEndpoint → viewer, no Composite: latency p50 / p95 %.1f / %.1f ms, server %.1f %% CPU%s |\n",
+			lb.WindowSec, lb.Loader, lb.Other, stealCell(lb), lb.LatP50Ms, lb.LatP95Ms, lb.Server, failSuffix(lb))
 	}
-	p("\nOther CPU = the machine's busy time that neither the subject nor the load generator accounts for (another workload, or the kernel's loopback handling); far from 0 means the figures are suspect. Stolen CPU = time the hypervisor ran something else while this machine's CPUs had work (/proc/stat steal, both CPUs, %% of one): it is in no process's CPU time, but the subject runs slower around it (caches and branch predictors refilled). Idle Composite = Miksilo's CPU with the Composite and its viewer up but no input yet (background, compositing and encoding of an empty canvas, and the rest of the server).\n")
+	p("\nOther CPU = the machine's busy time that neither the subject nor the load generator accounts for (another workload, or the kernel's loopback handling); far from 0 means the figures are suspect. Stolen = time the hypervisor ran something else while the CPU had work (/proc/stat steal): of the CPU the subject is pinned to, %% of it, and in brackets of both CPUs, %% of one; the load generator's CPU is busy only in Miksilo's rounds and accrues steal of its own. Steal is in no process's CPU time, but the subject runs slower around it (caches and branch predictors refilled). Idle Composite = Miksilo's CPU with the Composite and its viewer up but no input yet (background, compositing and encoding of an empty canvas, and the rest of the server).\n")
 	for _, r := range mkAll {
 		if r.Unreadable > 0 || r.Unmatched > 0 {
 			p("\nUnreadable regions are quadrants of decoded output frames whose stamp did not read back consistently (e.g. a block the encoder had not finished updating); unmatched stamps are numbers whose send time was not known. Both are left out of the latency figures.\n")
@@ -450,6 +450,22 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 	p("\nWhat Miksilo does on top of the baseline's work, all in the CPU figure: ICE, DTLS and SRTP for five peers, RTP depayloading and jitter handling of four inputs, RTCP (NACK, PLI, reports), the Kurento object model, a 16×16 transparent non-live base layer (`videotestsrc`, at the output framerate) that keeps the compositor's output caps fixed while inputs come and go (the compositor itself runs live with `force-live`, and the black background is its own fill, as in the baseline), and the clock-synced appsink that paces the output. The Composite's audio mixer starts only with the first audio packet, so it does not run here (the publishers send no audio). Raw results: bin/bench/composite.jsonl (every attempt: bin/bench/composite-attempts.jsonl).\n")
 	p("%s\n", endMarker)
 	return b.String(), nil
+}
+
+// stolen is the steal the subject saw: on the CPUs it was pinned to when known (results since
+// 2026-11-22 05:00 UTC), else the machine's.
+func (r *result) stolen() float64 {
+	if len(r.ServerCPUs) > 0 {
+		return r.ServerSteal
+	}
+	return r.Steal
+}
+
+func stealCell(r *result) string {
+	if len(r.ServerCPUs) > 0 {
+		return fmt.Sprintf("%.1f (%.0f)", r.ServerSteal, r.Steal)
+	}
+	return fmt.Sprintf("— (%.0f)", r.Steal)
 }
 
 func subjectName(s string) string {

@@ -43,6 +43,7 @@ type runConfig struct {
 	taskset      string // baseline: CPUs for gst-launch (taskset -c), "" = not pinned
 	round        int    // written into the result; 0 = not part of interleaved rounds
 	extraViewers int    // miksilo: more viewers of the output that only receive (the fan-out's cost)
+	lockstep     bool   // baseline: all inputs at the same phase instead of staggered as the publishers
 }
 
 func (c *runConfig) validate() error {
@@ -408,8 +409,12 @@ func runMiksilo(ctx context.Context, cfg runConfig, clips [][][]byte, log io.Wri
 
 // baselineLaunch is the gst-launch description: each input file parsed, paced at its frame rate
 // (identity sync=true against the pipeline clock, as live inputs arrive), decoded and placed on a
-// 2×2 grid by compositor, then the Composite's own encoder and payloader fragments.
-func baselineLaunch(files []string, width, height, bitrate int) string {
+// 2×2 grid by compositor, then the Composite's own encoder and payloader fragments. Unless
+// lockstep, input i is released i/n of a frame interval after input 0 (identity ts-offset), as
+// Miksilo's publishers send theirs (independent cameras are not in phase): the decoders then
+// wake at the same four moments of each frame interval in both subjects. In lockstep all four
+// are released together, which lets the baseline do a frame's work in one wake-up.
+func baselineLaunch(files []string, width, height, bitrate int, lockstep bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "compositor name=mix background=black")
 	for i, reg := range gridRegions(width, height, 2, 2)[:len(files)] {
@@ -423,7 +428,11 @@ func baselineLaunch(files []string, width, height, bitrate int) string {
 	for i, f := range files {
 		// vp8dec threads=1 and no queue: the Composite's input branch (composite/video.go,
 		// inputLaunch) decodes the same way, in the thread that feeds its appsrc.
-		fmt.Fprintf(&b, " filesrc location=%s ! ivfparse ! identity sync=true ! vp8dec threads=1 ! mix.sink_%d", f, i)
+		offset := time.Duration(i) * time.Second / fps / time.Duration(len(files))
+		if lockstep {
+			offset = 0
+		}
+		fmt.Fprintf(&b, " filesrc location=%s ! ivfparse ! identity sync=true ts-offset=%d ! vp8dec threads=1 ! mix.sink_%d", f, offset.Nanoseconds(), i)
 	}
 	return b.String()
 }
@@ -495,7 +504,7 @@ func runBaseline(ctx context.Context, cfg runConfig, clips [][][]byte, log io.Wr
 		}
 	}
 	res.ExpectedSec = round1(float64(frames) / fps)
-	desc := baselineLaunch(files, cfg.width, cfg.height, cfg.bitrate)
+	desc := baselineLaunch(files, cfg.width, cfg.height, cfg.bitrate, cfg.lockstep)
 	res.Launch = strings.ReplaceAll(desc, dir+"/", "")
 	args := append([]string{"gst-launch-1.0", "-v"}, strings.Fields(desc)...)
 	if cfg.taskset != "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -162,14 +163,17 @@ func WaitForIdle(limit time.Duration, pct float64) (float64, bool) {
 }
 
 // Snap is CPU time in clock ticks at one instant: the whole machine (busy, all CPUs), one
-// measured process (when its pid is known) and this process.
+// measured process (when its pid is known) and the steal on the CPUs it may run on, and this
+// process.
 type Snap struct {
-	At      time.Time
-	busy    int64
-	steal   int64
-	proc    int64
-	self    int64
-	hasProc bool
+	At        time.Time
+	busy      int64
+	steal     int64
+	proc      int64
+	procSteal int64 // steal on procCPUs
+	procCPUs  []int
+	self      int64
+	hasProc   bool
 }
 
 // TakeSnap reads the CPU times now; pid ≤ 0: no measured process.
@@ -186,6 +190,12 @@ func TakeSnap(pid int) (Snap, error) {
 		if s.proc, err = ProcTicks(strconv.Itoa(pid)); err != nil {
 			return s, err
 		}
+		if s.procCPUs, err = AllowedCPUs(strconv.Itoa(pid)); err != nil {
+			return s, err
+		}
+		if _, s.procSteal, err = CPUTimes(s.procCPUs); err != nil {
+			return s, err
+		}
 		s.hasProc = true
 	}
 	return s, nil
@@ -200,6 +210,12 @@ type Usage struct {
 	// Steal: time the hypervisor ran something else while this machine's CPUs had work (not in
 	// any process's CPU time; it slows what runs and scatters the figures).
 	Steal float64 `json:"steal_cpu_pct"`
+	// ServerSteal: the steal on the CPUs the measured process may run on (its affinity at both
+	// snapshots; omitted when that changed between them). A load generator's own CPU can be
+	// stolen from without slowing the measured process, so this, not Steal, is what qualifies a
+	// measured figure.
+	ServerSteal float64 `json:"server_steal_cpu_pct,omitempty"`
+	ServerCPUs  []int   `json:"server_cpus,omitempty"`
 }
 
 // Between is the CPU used from a to b (nil when b is not after a).
@@ -212,6 +228,9 @@ func Between(a, b Snap) *Usage {
 	u := &Usage{Loader: pct(b.self - a.self), Machine: pct(b.busy - a.busy), Steal: pct(b.steal - a.steal)}
 	if a.hasProc && b.hasProc {
 		u.Server = pct(b.proc - a.proc)
+		if slices.Equal(a.procCPUs, b.procCPUs) {
+			u.ServerSteal, u.ServerCPUs = pct(b.procSteal-a.procSteal), a.procCPUs
+		}
 	}
 	u.Other = round1(max(u.Machine-u.Server-u.Loader, 0))
 	return u

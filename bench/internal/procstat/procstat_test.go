@@ -62,3 +62,25 @@ func TestParseAllowedCPUs(t *testing.T) {
 		t.Errorf("this process: %v %v", cpus, err)
 	}
 }
+
+// The measured process's steal is the steal on its own CPUs, apart from the machine's.
+func TestServerSteal(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	a := Snap{At: t0, busy: 100, steal: 10, proc: 50, procSteal: 4, procCPUs: []int{0}, hasProc: true}
+	b := Snap{At: t0.Add(10 * time.Second), busy: 300, steal: 110, proc: 100, procSteal: 24, procCPUs: []int{0}, hasProc: true}
+	u := Between(a, b)
+	if u.Steal != 10 || u.ServerSteal != 2 || fmt.Sprint(u.ServerCPUs) != "[0]" {
+		t.Fatalf("usage %+v: want 10 %% stolen on the machine, 2 %% on the measured process's CPU 0", u)
+	}
+	b.procCPUs = []int{1}
+	if u := Between(a, b); u.ServerSteal != 0 || u.ServerCPUs != nil {
+		t.Fatalf("usage %+v: the process moved to another CPU, its steal cannot be told", u)
+	}
+	self, err := TakeSnap(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	if len(self.procCPUs) == 0 {
+		t.Fatal("TakeSnap did not read the measured process's CPUs")
+	}
+}
