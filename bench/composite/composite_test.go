@@ -235,6 +235,21 @@ func roundResults(mkCPU, glCPU, p95 []float64) []*result {
 	return out
 }
 
+// renderRounds writes rs to path, loads them back and renders the section.
+func renderRounds(t *testing.T, path string, rs []*result, rc renderConfig) string {
+	t.Helper()
+	writeResults(t, path, rs)
+	set, err := loadResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := renderSection(rc, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec
+}
+
 func writeResults(t *testing.T, path string, rs []*result) {
 	t.Helper()
 	f, err := os.Create(path)
@@ -294,15 +309,7 @@ func TestRender(t *testing.T) {
 
 	t.Run("over target", func(t *testing.T) {
 		// Ratios 1.20, 1.00, 1.25: median 1.20.
-		writeResults(t, res, roundResults([]float64{0.9, 0.75, 1.0}, []float64{0.75, 0.75, 0.8}, []float64{50, 50, 50}))
-		set, err := loadResults(res)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sec, err := renderSection(renderConfig{}, set)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sec := renderRounds(t, res, roundResults([]float64{0.9, 0.75, 1.0}, []float64{0.75, 0.75, 0.8}, []float64{50, 50, 50}), renderConfig{})
 		if !strings.Contains(sec, "**Not met**") || !strings.Contains(sec, "| 1.20× (1.00–1.25) |") {
 			t.Errorf("over-target section:\n%s", sec)
 		}
@@ -310,15 +317,7 @@ func TestRender(t *testing.T) {
 	t.Run("disturbed rounds", func(t *testing.T) {
 		rs := roundResults([]float64{0.8, 0.8}, []float64{0.75, 0.75}, []float64{50, 50}) // steal: Miksilo 0, 1; gst-launch 10, 11
 		rs[0].Other = 20                                                                  // Miksilo round 1
-		writeResults(t, res, rs)
-		set, err := loadResults(res)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sec, err := renderSection(renderConfig{maxOther: 15, maxSteal: 10}, set)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sec := renderRounds(t, res, rs, renderConfig{maxOther: 15, maxSteal: 10})
 		want := "disturbed Miksilo round 1 (20 % other, 0 % stolen), gst-launch round 2 (0 % other, 11 % stolen), even on"
 		if !strings.Contains(sec, want) {
 			t.Errorf("section lacks %q:\n%s", want, sec)
@@ -330,15 +329,7 @@ func TestRender(t *testing.T) {
 		// gst-launch round 2: more than the 10 % limit on its own CPU.
 		rs[0].Steal, rs[0].ServerSteal, rs[0].ServerCPUs = 30, 3, []int{0}
 		rs[3].Steal, rs[3].ServerSteal, rs[3].ServerCPUs = 14, 12.5, []int{0}
-		writeResults(t, res, rs)
-		set, err := loadResults(res)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sec, err := renderSection(renderConfig{maxOther: 15, maxSteal: 10}, set)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sec := renderRounds(t, res, rs, renderConfig{maxOther: 15, maxSteal: 10})
 		for _, want := range []string{
 			"disturbed gst-launch round 2 (0 % other, 12 % stolen), even on", // round 1: the machine's 10, not over
 			"| Miksilo | 1 | 15.0 | 0 | 0 | 3.0 (30) |", "| gst-launch | 2 | 15.0 | 0 | 0 | 12.5 (14) |", "| gst-launch | 1 | 15.0 | 0 | 0 | — (10) |",
@@ -355,15 +346,7 @@ func TestRender(t *testing.T) {
 		rs := roundResults([]float64{0.8, 0.8}, []float64{0.8, 0.8}, []float64{50, 50})
 		rs[2].Fail = "the output fell behind: 20.0 fps in the window"                     // Miksilo round 2
 		rs[1] = &result{Subject: "gst-launch", Round: 1, Fail: "error: gst-launch ended"} // gst-launch round 1
-		writeResults(t, res, rs)
-		set, err := loadResults(res)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sec, err := renderSection(renderConfig{}, set)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sec := renderRounds(t, res, rs, renderConfig{})
 		for _, want := range []string{"**Not met**: 1 of 2 Miksilo rounds failed (round 2: the output fell behind",
 			"| 1 | 0.800 | error | — |", "Baseline rounds failed (left out of the medians and ratios): round 1: error: gst-launch ended"} {
 			if !strings.Contains(sec, want) {
