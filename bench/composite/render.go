@@ -452,8 +452,8 @@ func renderSection(rc renderConfig, rs *runSet) (string, error) {
 	return b.String(), nil
 }
 
-// stolen is the steal the subject saw: on the CPUs it was pinned to when known (results since
-// 2026-11-22 05:00 UTC), else the machine's.
+// stolen is the steal the subject saw: on the CPUs it was pinned to when known (results of
+// 705438c on), else the machine's.
 func (r *result) stolen() float64 {
 	if len(r.ServerCPUs) > 0 {
 		return r.ServerSteal
