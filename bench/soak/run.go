@@ -409,8 +409,7 @@ func (s *soak) finish(startChurn time.Time) {
 	for i := range s.audio.events {
 		s.audio.events[i].AtSec = round1(s.audio.events[i].At.Sub(startChurn).Seconds())
 	}
-	rep.VideoGapsMachine = attribute(s.video.events, gapLimit, s.cpu)
-	rep.AudioGapsMachine = attribute(s.audio.events, gapLimit, s.cpu)
+	rep.VideoGapsMachine, rep.AudioGapsMachine = attribute(s.video.events, s.audio.events, gapLimit, s.cpu)
 	steal, other := s.cpu.share(startChurn, startChurn.Add(time.Duration(rep.DurationSec*float64(time.Second))))
 	rep.ServerCPUStealPct, rep.ServerCPUOtherPct = round1(steal), round1(other)
 	rep.VideoGapEvents, rep.AudioGapEvents = s.video.events, s.audio.events

@@ -220,7 +220,7 @@ func TestAttribute(t *testing.T) {
 		{At: at(5.3), GapMS: 120, SelfMS: 30}, // excess 20, the load generator 30 ms late
 		{At: at(5.3), GapMS: 300, SelfMS: 30}, // excess 200: the server's
 	}
-	if n := attribute(evs, 100*time.Millisecond, w); n != 2 {
+	if n, _ := attribute(evs, nil, 100*time.Millisecond, w); n != 2 {
 		t.Errorf("%d gaps the machine's, want 2: %+v", n, evs)
 	}
 	for i, want := range []string{"steal", "", "load generator", ""} {
@@ -236,9 +236,60 @@ func TestAttribute(t *testing.T) {
 	}
 	// Without a watch only the load generator's lateness counts.
 	evs = []gapEvent{{At: at(1.2), GapMS: 150}, {At: at(5.3), GapMS: 120, SelfMS: 30}}
-	if n := attribute(evs, 100*time.Millisecond, nil); n != 1 || evs[0].Cause != "" {
+	if _, n := attribute(nil, evs, 100*time.Millisecond, nil); n != 1 || evs[0].Cause != "" {
 		t.Errorf("without a watch: %d, %+v", n, evs)
 	}
+}
+
+// TestAttributeStall: one stream's gaps within one stall (gaps of either stream overlapping) are
+// judged together, so the steal of the first covers what the second still owes; gaps that are not
+// in one stall are not.
+func TestAttributeStall(t *testing.T) {
+	start := time.Unix(1000, 0)
+	at := func(sec float64) time.Time { return start.Add(time.Duration(sec * float64(time.Second))) }
+	watch := func() *cpuWatch {
+		w := &cpuWatch{cpus: []int{0}, start: start, steal: make([]time.Duration, 100), other: make([]time.Duration, 100)}
+		for i := 52; i <= 64; i++ { // 1.04–1.30 s: 260 ms stolen in audio gap 1
+			w.steal[i] = 20 * time.Millisecond
+		}
+		for i := 72; i <= 77; i++ { // 1.44–1.56 s: 120 ms in audio gap 2
+			w.steal[i] = 20 * time.Millisecond
+		}
+		return w
+	}
+	audio := func() []gapEvent {
+		return []gapEvent{
+			{At: at(1.33), GapMS: 310}, // from 1.02 s: excess 210, 260 stolen
+			{At: at(1.63), GapMS: 250}, // from 1.38 s: excess 150, 120 stolen; together 360 ≤ 380
+		}
+	}
+	t.Run("one stall", func(t *testing.T) {
+		video := []gapEvent{{At: at(1.40), GapMS: 400}} // from 1.00 s, over both audio gaps
+		aud := audio()
+		v, a := attribute(video, aud, 100*time.Millisecond, watch())
+		if a != 2 || aud[0].Cause != "steal" || aud[1].Cause != "steal (stall)" {
+			t.Errorf("audio: %d the machine's, %+v", a, aud)
+		}
+		// The video gap alone: excess 300, 260 stolen within it; a single gap is not pooled.
+		if v != 0 || video[0].Cause != "" {
+			t.Errorf("video: %d the machine's, %+v", v, video)
+		}
+	})
+	t.Run("two stalls", func(t *testing.T) {
+		aud := audio()
+		if _, a := attribute(nil, aud, 100*time.Millisecond, watch()); a != 1 || aud[1].Cause != "" {
+			t.Errorf("audio gaps 50 ms apart with nothing over the interval: %d the machine's, %+v", a, aud)
+		}
+	})
+	t.Run("not covered together", func(t *testing.T) {
+		video := []gapEvent{{At: at(1.40), GapMS: 400}}
+		aud := audio()
+		aud[1].GapMS = 300 // from 1.33 s (touching gap 1): excess 200; together 410 > 380
+		aud[1].At = at(1.63)
+		if _, a := attribute(video, aud, 100*time.Millisecond, watch()); a != 1 || aud[1].Cause != "" {
+			t.Errorf("audio: %d the machine's, %+v", a, aud)
+		}
+	})
 }
 
 // TestCPUWatchSelf watches this test's own process spinning on its CPUs: its time must not
