@@ -282,7 +282,7 @@ func runMiksilo(ctx context.Context, cfg runConfig, clips [][][]byte, log io.Wri
 		streams.Add(1)
 		go func() {
 			defer streams.Done()
-			p.stream(start.Add(time.Duration(i)*time.Second/fps/time.Duration(n)), stop)
+			p.stream(start.Add(inputPhase(i, n)), stop)
 		}()
 	}
 	select {
@@ -407,6 +407,12 @@ func runMiksilo(ctx context.Context, cfg runConfig, clips [][][]byte, log io.Wri
 // ---------------------------------------------------------------------------------------------
 // Baseline: gst-launch-1.0 doing the same decode, compositing and encoding.
 
+// inputPhase is when input i of n sends its frames within each frame interval: spread evenly, as
+// independent cameras' (Miksilo's publishers and, unless lockstep, the baseline's inputs).
+func inputPhase(i, n int) time.Duration {
+	return time.Duration(i) * time.Second / fps / time.Duration(n)
+}
+
 // baselineLaunch is the gst-launch description: each input file parsed, paced at its frame rate
 // (identity sync=true against the pipeline clock, as live inputs arrive), decoded and placed on a
 // 2×2 grid by compositor, then the Composite's own encoder and payloader fragments. Unless
@@ -428,9 +434,9 @@ func baselineLaunch(files []string, width, height, bitrate int, lockstep bool) s
 	for i, f := range files {
 		// vp8dec threads=1 and no queue: the Composite's input branch (composite/video.go,
 		// inputLaunch) decodes the same way, in the thread that feeds its appsrc.
-		offset := time.Duration(i) * time.Second / fps / time.Duration(len(files))
-		if lockstep {
-			offset = 0
+		var offset time.Duration
+		if !lockstep {
+			offset = inputPhase(i, len(files))
 		}
 		fmt.Fprintf(&b, " filesrc location=%s ! ivfparse ! identity sync=true ts-offset=%d ! vp8dec threads=1 ! mix.sink_%d", f, offset.Nanoseconds(), i)
 	}

@@ -411,7 +411,9 @@ func attribute(video, audio []gapEvent, limit time.Duration, w *cpuWatch) (machi
 			// all[start:end] is one stall: each gap begins before the ones before it end.
 			end, to := start+1, all[start].to
 			for end < len(all) && all[end].from.Before(to) {
-				to = later(to, all[end].to)
+				if all[end].to.After(to) {
+					to = all[end].to
+				}
 				end++
 			}
 			episode := all[start:end]
@@ -447,11 +449,4 @@ func attribute(video, audio []gapEvent, limit time.Duration, w *cpuWatch) (machi
 		}
 	}
 	return machineVideo, machineAudio
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
